@@ -1,0 +1,51 @@
+/* frontend.h — from users' files to IR: XML models, .kir text, safetensors weights,
+ * tokenizer files and Hugging Face folders.
+ *
+ * Everything here reports bad input as user errors through a Diag, naming the file and,
+ * where there is one, the line, column, tensor or field; functions return 0 (or a non-NULL
+ * pointer) on success. Nothing here knows about LLVM. */
+#ifndef KILN_FRONTEND_H
+#define KILN_FRONTEND_H
+
+#include "ir/ir.h"
+
+/* ---- safetensors ------------------------------------------------------------------ */
+
+/* A safetensors file, mapped. Layout: u64 little-endian header length N, N bytes of JSON
+ * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the data
+ * area; offsets are relative to the data area. Every offset, size and shape is checked:
+ * in bounds, end - begin == numel * dtype size (no overflow), no two tensors overlap, no
+ * name twice. Gaps between tensors are allowed (see safetensors.c). */
+typedef struct StTensor {
+    const char *name;
+    DType dtype;            /* F32, F16, BF16, I32; DT_COUNT for the dtypes kiln cannot load */
+    const char *dtype_raw;  /* the file's spelling: "F32", "I64", "F8_E4M3", ... */
+    int rank;               /* 0 for a scalar (one element) */
+    int64_t shape[IR_MAX_RANK];
+    const uint8_t *data;    /* inside the mapping; not necessarily aligned: read with memcpy */
+    uint64_t nbytes;
+} StTensor;
+
+typedef struct StFile {
+    const char *path;
+    MappedFile map;         /* the whole file */
+    int owns_map;           /* st_open mapped it, st_close unmaps it; st_open_mem: borrowed */
+    uint64_t data_start;    /* offset of the data area in the file: 8 + header length */
+    StTensor *tensors;      /* sorted by name (strcmp), in the caller's arena */
+    size_t n_tensors;
+} StFile;
+
+/* Opens and validates path. Tensors of other dtypes (I64, U8, F64, ...) are listed with
+ * their raw dtype name but give an error only when a model asks for them. On failure
+ * nothing is left mapped or allocated (not even in the arena) and f is zeroed. */
+int st_open(StFile *f, const char *path, Diag *d, Arena *a);
+/* Same, over bytes already in memory (fuzzing, tests); data must outlive f. */
+int st_open_mem(StFile *f, const char *name, const uint8_t *data, size_t size, Diag *d, Arena *a);
+const StTensor *st_find(const StFile *f, const char *name);     /* NULL if absent */
+void st_close(StFile *f);
+
+/* ---- GPT-2 byte-level BPE tokenizer files ---------------------------------------------- */
+
+#include "frontend/tokenizer_gpt2.h"
+
+#endif

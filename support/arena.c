@@ -1,0 +1,115 @@
+/* arena.c — bump allocation for one compilation, and the checked heap wrappers.
+ *
+ * Blocks are chained; a request larger than the default block gets a block of its own.
+ * Every allocation is zeroed and 16-byte aligned, so arena memory can hold any scalar or
+ * SSE vector. Sizes are overflow-checked: a model that declares absurd sizes must get a
+ * user error before it gets here, and a request that still overflows is a kiln bug. */
+#include "support.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ArenaBlock {
+    ArenaBlock *next;
+    size_t size, used;
+    _Alignas(16) unsigned char data[];
+};
+
+enum { ARENA_BLOCK = 64 * 1024 };
+
+_Noreturn void kiln_internal(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kiln: internal error at %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(this is a bug in kiln, not in your model)\n", stderr);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) kiln_internal(__FILE__, __LINE__, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t elem)
+{
+    void *p = calloc(n ? n : 1, elem ? elem : 1);
+    if (!p) kiln_internal(__FILE__, __LINE__, "out of memory (%zu x %zu bytes)", n, elem);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) kiln_internal(__FILE__, __LINE__, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *arena_alloc(Arena *a, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    ArenaBlock *b = a->head;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+        b = xmalloc(sizeof *b + cap);
+        b->size = cap;
+        b->used = 0;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    a->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void *arena_array(Arena *a, size_t n, size_t elem)
+{
+    if (elem && n > (SIZE_MAX / 2) / elem)
+        kiln_internal(__FILE__, __LINE__, "arena array overflow (%zu x %zu)", n, elem);
+    return arena_alloc(a, n * elem);
+}
+
+char *arena_strndup(Arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *arena_strdup(Arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
+}
+
+char *arena_printf(Arena *a, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    KILN_ASSERT(n >= 0);
+    char *p = arena_alloc(a, (size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return p;
+}
+
+void arena_free(Arena *a)
+{
+    ArenaBlock *b = a->head;
+    while (b) {
+        ArenaBlock *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->used = 0;
+}

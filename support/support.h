@@ -1,0 +1,119 @@
+/* support.h — what every compiler layer shares: arenas, diagnostics, files and paths.
+ *
+ * Two channels for trouble (DESIGN.md, principle 6). A user error goes through a Diag:
+ * it is printed as `file:line:col: error: message`, counted, and the caller returns a
+ * failure status. A broken invariant inside kiln goes through KILN_ASSERT / kiln_internal,
+ * which print kiln's own source file and line and abort. Bad input must never reach an
+ * assertion.
+ *
+ * Memory of one compilation lives in one Arena and is freed at once; nothing in the IR is
+ * freed piecemeal. The runtime does not use this layer. */
+#ifndef KILN_SUPPORT_H
+#define KILN_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- internal errors ---------------------------------------------------- */
+
+_Noreturn void kiln_internal(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define KILN_ASSERT(c) \
+    ((c) ? (void)0 : kiln_internal(__FILE__, __LINE__, "assertion failed: %s", #c))
+#define KILN_UNREACHABLE() kiln_internal(__FILE__, __LINE__, "unreachable")
+
+/* ---- arena --------------------------------------------------------------- */
+
+typedef struct ArenaBlock ArenaBlock;
+typedef struct Arena {
+    ArenaBlock *head;
+    size_t used;    /* bytes handed out, for statistics */
+} Arena;
+
+void *arena_alloc(Arena *a, size_t size);               /* zeroed, 16-byte aligned */
+void *arena_array(Arena *a, size_t n, size_t elem);     /* overflow-checked n*elem */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void arena_free(Arena *a);
+
+/* A growable array that lives on the heap until it is frozen into an arena. */
+#define VEC_PUSH(arr, n, cap, item) do {                                          \
+        if ((n) == (cap)) {                                                       \
+            (cap) = (cap) ? 2 * (cap) : 8;                                        \
+            void *grown_ = realloc((arr), (size_t)(cap) * sizeof *(arr));         \
+            if (!grown_) kiln_internal(__FILE__, __LINE__, "out of memory");      \
+            (arr) = grown_;                                                       \
+        }                                                                         \
+        (arr)[(n)++] = (item);                                                    \
+    } while (0)
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t elem);
+void *xrealloc(void *p, size_t n);
+
+/* ---- source locations and diagnostics ------------------------------------ */
+
+/* A place in a user's file. file indexes Diag.files (0 = no file); line and col count
+ * from 1 (0 = unknown). Fused nodes keep the location of their pattern's root. */
+typedef struct Loc {
+    uint32_t file;
+    uint32_t line;
+    uint32_t col;
+} Loc;
+
+typedef struct Diag {
+    const char **files;     /* files[0] unused; names as the user gave them */
+    uint32_t n_files, cap_files;
+    int n_errors;
+    int n_warnings;
+    int max_errors;         /* stop printing after this many (0 = 20) */
+    FILE *out;              /* stderr unless a test redirects it */
+    int quiet;              /* count but do not print (fuzzers) */
+} Diag;
+
+void diag_init(Diag *d);
+void diag_free(Diag *d);
+uint32_t diag_file(Diag *d, const char *name);   /* registers a file name, returns its index */
+Loc loc_make(uint32_t file, uint32_t line, uint32_t col);
+
+void diag_error(Diag *d, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_warning(Diag *d, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_note(Diag *d, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_verror(Diag *d, Loc at, const char *fmt, va_list ap);
+/* An error about a whole file (no line): `path: error: ...`. */
+void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- files and paths ----------------------------------------------------- */
+
+/* Reads a whole file into a NUL-terminated heap buffer. On failure reports
+ * `path: error: cannot read: <reason>` and returns NULL. */
+char *file_read_all(Diag *d, const char *path, size_t *len);
+
+/* A read-only mapping of a whole file. An empty file maps to data == NULL, size 0. */
+typedef struct MappedFile {
+    const uint8_t *data;
+    size_t size;
+} MappedFile;
+int file_map(Diag *d, const char *path, MappedFile *m);   /* 0 on success */
+void file_unmap(MappedFile *m);
+
+/* Directory part of a path ("." when there is none), in the arena. */
+char *path_dirname(Arena *a, const char *path);
+/* base joined to rel, unless rel is absolute. */
+char *path_join(Arena *a, const char *base, const char *rel);
+/* target (an existing file) written relative to directory from (existing), or absolute
+ * when that is shorter to reason about (different roots). */
+char *path_relative(Arena *a, const char *from_dir, const char *target);
+
+/* ---- small text helpers ---------------------------------------------------- */
+
+/* The shortest decimal that reads back as exactly the same double. */
+void fmt_double(char *buf, size_t cap, double v);
+/* Edit distance, for "did you mean" suggestions (bounded, cheap). */
+int text_distance(const char *a, const char *b);
+
+#endif
