@@ -43,6 +43,27 @@ int st_open(StFile *f, const char *path, Diag *d, Arena *a);
 int st_open_mem(StFile *f, const char *name, const uint8_t *data, size_t size, Diag *d, Arena *a);
 const StTensor *st_find(const StFile *f, const char *name);     /* NULL if absent */
 void st_close(StFile *f);
+/* Writes n tensors (F32, F16, BF16 or I32) to path; 0 on success. */
+int st_write(const char *path, const StTensor *ts, size_t n, Diag *d);
+
+/* ---- models ------------------------------------------------------------------------ */
+
+enum { FE_NO_WEIGHTS = 1 };     /* fe_load flags: do not open the weight files */
+
+/* Reads a model (XML, or .kir by extension), binds its weights and checks everything:
+ * schema, names, shapes, weight files. NULL after reporting errors. */
+Module *fe_load(Arena *a, Diag *d, const char *path, unsigned flags);
+/* The steps of fe_load, for tools that need them apart. */
+int fe_bind_weights(Module *m, Diag *d);
+int fe_finish(Module *m, Diag *d);
+/* Closes the weight files (the module's arena is the caller's). */
+void fe_release(Module *m);
+
+/* ---- importers ------------------------------------------------------------------------ */
+
+/* A Hugging Face folder (config.json, model.safetensors, tokenizer files) → model XML at
+ * out_path, which is then loaded back to check it. GPT-2 for now. */
+int fe_import_hf(Diag *d, const char *dir, const char *out_path);
 
 /* ---- GPT-2 byte-level BPE tokenizer files ---------------------------------------------- */
 

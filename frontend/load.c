@@ -1,0 +1,149 @@
+/* load.c — from a path to a checked module: read (XML or .kir), bind weights, infer, verify.
+ *
+ * fe_load is what every command uses. The weight files are mapped and each tensor the
+ * model names is looked up in them and checked: present, a loadable dtype, the declared
+ * shape. The IR then points into the mapping; nothing is copied. Inference runs after
+ * binding because a weight's dtype comes from its file. Errors accumulate so that one run
+ * reports every missing weight, not just the first. */
+#include "frontend_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static const char *st_dtype_of(DType t)
+{
+    switch (t) {
+    case DT_F32: return "F32";
+    case DT_F16: return "F16";
+    case DT_BF16: return "BF16";
+    case DT_I32: return "I32";
+    default: return "?";
+    }
+}
+
+/* The tensor names of all files closest to name, for "did you mean". */
+static const char *closest_tensor(Module *m, const char *name)
+{
+    int best = 4;
+    const char *hit = NULL;
+    for (int f = 0; f < m->n_wfiles; f++) {
+        StFile *sf = m->wfiles[f].handle;
+        for (size_t i = 0; sf && i < sf->n_tensors; i++) {
+            int d = text_distance(name, sf->tensors[i].name);
+            if (d < best) best = d, hit = sf->tensors[i].name;
+        }
+    }
+    return hit;
+}
+
+int fe_bind_weights(Module *m, Diag *d)
+{
+    int errs = d->n_errors;
+    for (int f = 0; f < m->n_wfiles; f++) {
+        WeightFile *wf = &m->wfiles[f];
+        if (wf->handle) continue;
+        StFile *sf = arena_alloc(m->arena, sizeof *sf);
+        const char *full = path_join(m->arena, m->base_dir, wf->path);
+        if (st_open(sf, full, d, m->arena) == 0) wf->handle = sf;
+    }
+    if (d->n_errors > errs) return -1;
+    if (m->n_weights && m->n_wfiles == 0) {
+        diag_error(d, m->loc, "the model uses weights but names no weight file (<weights file=\"...\"/>)");
+        return -1;
+    }
+    for (int i = 0; i < m->n_weights; i++) {
+        Weight *w = &m->weights[i];
+        const StTensor *t = NULL;
+        const char *where = NULL;
+        for (int f = 0; f < m->n_wfiles && !t; f++) {
+            t = st_find(m->wfiles[f].handle, w->tensor);
+            where = m->wfiles[f].path;
+        }
+        if (!t) {
+            const char *near = closest_tensor(m, w->tensor);
+            if (near) diag_error(d, w->loc, "weight tensor '%s' is not in %s; did you mean '%s'?", w->tensor,
+                                 m->n_wfiles == 1 ? m->wfiles[0].path : "the weight files", near);
+            else diag_error(d, w->loc, "weight tensor '%s' is not in %s", w->tensor,
+                            m->n_wfiles == 1 ? m->wfiles[0].path : "the weight files");
+            continue;
+        }
+        if (t->dtype >= DT_COUNT || t->dtype == DT_I32) {
+            diag_error(d, w->loc, "weight tensor '%s' in %s has dtype %s; kiln loads F32, F16 and BF16 weights", w->tensor,
+                       where, t->dtype_raw ? t->dtype_raw : st_dtype_of(t->dtype));
+            continue;
+        }
+        Shape fs = { t->rank, { { 0, { 0, 0 } } } };
+        for (int k = 0; k < t->rank; k++) fs.d[k] = dim_const(t->shape[k]);
+        if (!shape_eq(&fs, &w->shape)) {
+            char b1[256], b2[256];
+            ir_shape_str(m, &w->shape, b1, sizeof b1);
+            ir_shape_str(m, &fs, b2, sizeof b2);
+            diag_error(d, w->loc, "weight tensor '%s': the model says %s, %s has %s", w->tensor, b1, where, b2);
+            continue;
+        }
+        w->dtype = t->dtype;
+        w->data = t->data;
+    }
+    return d->n_errors > errs ? -1 : 0;
+}
+
+int fe_finish(Module *m, Diag *d)
+{
+    int errs = d->n_errors;
+    for (int gi = 0; gi < m->n_graphs; gi++) {
+        Graph *g = m->graphs[gi];
+        /* aux marks nodes whose type is unknown, so one mistake is reported once */
+        for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->aux = NULL;
+        for (int i = 0; i < g->n_nodes; i++) {
+            Node *n = g->nodes[i];
+            int poisoned = 0;
+            for (int j = 0; j < n->n_in; j++) poisoned |= n->in[j]->aux != NULL;
+            if (poisoned || ir_infer(m, n, d)) n->aux = n;
+        }
+        for (int i = 0; i < g->n_nodes; i++) g->nodes[i]->aux = NULL;
+    }
+    if (d->n_errors > errs) return -1;
+    return ir_verify(m, d) ? -1 : 0;
+}
+
+Module *fe_load(Arena *a, Diag *d, const char *path, unsigned flags)
+{
+    Module *m;
+    if (ends_with(path, ".kir")) {
+        size_t len;
+        char *text = file_read_all(d, path, &len);
+        if (!text) return NULL;
+        m = ir_parse(a, d, path, text, len);
+        free(text);
+        if (!m) return NULL;
+        if (!(flags & FE_NO_WEIGHTS) && fe_bind_weights(m, d)) goto fail;
+        /* the parser verified the types as written; weights must agree with them */
+        if (!(flags & FE_NO_WEIGHTS) && ir_verify(m, d)) goto fail;
+        return m;
+    }
+    m = fe_read_xml(a, d, path);
+    if (!m) return NULL;
+    int bound = (flags & FE_NO_WEIGHTS) ? 0 : fe_bind_weights(m, d);
+    /* go on inferring even when weights failed, to report graph errors too */
+    if (fe_finish(m, d) || bound) goto fail;
+    return m;
+fail:
+    fe_release(m);
+    return NULL;
+}
+
+void fe_release(Module *m)
+{
+    if (!m) return;
+    for (int f = 0; f < m->n_wfiles; f++)
+        if (m->wfiles[f].handle) {
+            st_close(m->wfiles[f].handle);
+            m->wfiles[f].handle = NULL;
+        }
+}

@@ -1,0 +1,2043 @@
+#!/usr/bin/python3
+"""Make independent PyTorch reference outputs for kiln's interpreter tests.
+
+What it makes: one folder per case under tests/ref/<case>/ with
+    weights.safetensors   every parameter, F32, under the names listed in the case's README
+                          (not for the makemore cases: their trained weights stay in
+                          ../shared/models/<model>/model.safetensors and are only read here);
+    inputs.safetensors    the graph inputs, I32;
+    expected.safetensors  the expected outputs, F32;
+    debug.safetensors     intermediate activations of the reference (F32), for bisecting a mismatch;
+    README.md             architecture, hyper-parameters, tensor names and layouts, the reference
+                          followed, the formula of every op, and the cross-checks with their results.
+Cases: gpt2-a, gpt2-b (+ config.json), makemore-names, makemore-tr-names, llama-interleaved,
+llama-half, bert, encdec.
+
+How to run (needs torch and numpy, i.e. Debian's python, not the pyenv one on PATH):
+    /usr/bin/python3 tests/ref/make_refs.py            # writes every case
+    /usr/bin/python3 tests/ref/make_refs.py bert gpt2-a   # only these cases
+The trained makemore weights are read from $KILN_SHARED/models (default: ../shared next to the
+repository root, i.e. /work/shared).
+
+Numerics: random weights and inputs come from numpy.random.RandomState(seed) (a generator whose
+stream numpy guarantees to keep stable), rounded to float32 and saved; every reference then runs in
+float64 on those float32 values (torch default dtype set to float64) and the outputs are rounded to
+float32 when saved. Deterministic: single-threaded, no other randomness; running twice gives
+byte-identical files (checked when this was written). Output files written on another
+machine or torch version could differ in the last bit of some F32 outputs, never more.
+
+Each case is computed by a reference written in the style of a published implementation (nanoGPT,
+makemore, Meta/llama2.c model.py, Hugging Face LlamaModel, torch.nn.TransformerEncoderLayer /
+TransformerDecoderLayer) and cross-checked against a second, separately written computation; the
+script fails (exit 1) if a cross-check disagrees by more than 1e-9 relative (float64).
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+sys.path.insert(0, HERE)
+import safetensors_io as st  # noqa: E402
+
+SHARED = os.environ.get("KILN_SHARED", os.path.join(HERE, "..", "..", "..", "shared"))
+CROSS_TOL = 1e-9  # relative agreement demanded of the float64 cross-checks
+
+torch.set_num_threads(1)
+torch.set_default_dtype(torch.float64)
+torch.manual_seed(0)  # modules are built with random init, all of which is then overwritten
+
+
+# ----------------------------------------------------------------------------------------------
+# common helpers
+# ----------------------------------------------------------------------------------------------
+
+class Init:
+    """Random F32 weights and I32 ids from a fixed numpy seed."""
+
+    def __init__(self, seed):
+        self.rng = np.random.RandomState(seed)
+
+    def normal(self, shape, std):
+        return (self.rng.standard_normal(shape) * std).astype(np.float32)
+
+    def ln_weight(self, n):
+        return (1.0 + 0.1 * self.rng.standard_normal(n)).astype(np.float32)
+
+    def ln_bias(self, n):
+        return (0.1 * self.rng.standard_normal(n)).astype(np.float32)
+
+    def ids(self, shape, lo, hi):
+        return self.rng.randint(lo, hi, size=shape).astype(np.int32)
+
+
+def t64(a):
+    """numpy array -> torch float64 (weights) or int64 (ids)."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        return torch.from_numpy(a.astype(np.float64))
+    return torch.from_numpy(a.astype(np.int64))
+
+
+def save(path, named):
+    """named: list of (name, array-like); floats are saved F32, integers I32."""
+    recs = []
+    for name, a in named:
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            recs.append((name, "F32", list(a.shape), np.ascontiguousarray(a, dtype="<f4").tobytes()))
+        elif a.dtype.kind in "iub":
+            assert a.size == 0 or (a.min() >= -2**31 and a.max() < 2**31)
+            recs.append((name, "I32", list(a.shape), np.ascontiguousarray(a, dtype="<i4").tobytes()))
+        else:
+            raise TypeError(name)
+    st.write(path, recs)
+
+
+def load_safetensors(path):
+    out = {}
+    for name, (dtype, shape, raw) in st.read(path).items():
+        assert dtype == "F32", (path, name, dtype)
+        out[name] = np.frombuffer(raw, dtype="<f4").reshape(shape).copy()
+    return out
+
+
+def maxdiff(a, b):
+    """(max |a - b|, max |a|) in float64."""
+    a = a.detach().double()
+    b = b.detach().double()
+    return (a - b).abs().max().item(), a.abs().max().item()
+
+
+class Report:
+    """Collects cross-check results of one case (for its README and the console)."""
+
+    def __init__(self, case):
+        self.case = case
+        self.lines = []
+        self.failed = False
+
+    def check(self, what, ref, other):
+        d, m = maxdiff(ref, other)
+        ok = d <= CROSS_TOL * m
+        self.failed |= not ok
+        line = "%s: max |diff| = %.3e (max |reference| = %.3f, relative %.1e) %s" % (
+            what, d, m, d / m, "OK" if ok else "DISAGREE")
+        self.lines.append(line)
+        print("  [%s] %s" % (self.case, line))
+
+    def text(self):
+        return "\n".join("- " + l for l in self.lines)
+
+
+def tensor_table(named, note=None):
+    rows = ["| name | dtype | shape |", "| --- | --- | --- |"]
+    for name, a in named:
+        a = np.asarray(a.detach().numpy() if isinstance(a, torch.Tensor) else a)
+        dt = "F32" if a.dtype.kind == "f" else "I32"
+        rows.append("| `%s` | %s | [%s] |" % (name, dt, ", ".join(str(d) for d in a.shape)))
+    return "\n".join(rows)
+
+
+def ids_text(named):
+    out = []
+    for name, a in named:
+        a = np.asarray(a)
+        out.append("- `%s` = %s" % (name, json.dumps(a.tolist())))
+    return "\n".join(out)
+
+
+def stats_text(named):
+    out = []
+    for name, a in named:
+        a = a.detach().double()
+        if a.dim() >= 1 and name.startswith("logits"):
+            p = torch.softmax(a, dim=-1).max(dim=-1).values
+            out.append("- `%s`: std %.3f, min %.3f, max %.3f; top softmax probability per row %.3f..%.3f"
+                       % (name, a.std().item(), a.min().item(), a.max().item(), p.min().item(), p.max().item()))
+        else:
+            out.append("- `%s`: std %.3f, min %.3f, max %.3f" % (name, a.std().item(), a.min().item(), a.max().item()))
+    return "\n".join(out)
+
+
+def write_case(case, weights, inputs, expected, debug, readme, extra_files=()):
+    d = os.path.join(HERE, case)
+    os.makedirs(d, exist_ok=True)
+    if weights is not None:
+        save(os.path.join(d, "weights.safetensors"), list(weights.items()))
+    save(os.path.join(d, "inputs.safetensors"), inputs)
+    save(os.path.join(d, "expected.safetensors"), expected)
+    save(os.path.join(d, "debug.safetensors"), debug)
+    for name, text in extra_files:
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    with open(os.path.join(d, "README.md"), "w") as f:
+        f.write(readme.strip() + "\n")
+
+
+def hooks(modules):
+    """Register forward hooks; returns (dict name -> output, remove function)."""
+    got = {}
+    handles = []
+    for name, m in modules:
+        def hook(mod, inp, out, name=name):
+            got[name] = out.detach().clone()
+        handles.append(m.register_forward_hook(hook))
+
+    def remove():
+        for h in handles:
+            h.remove()
+    return got, remove
+
+
+COMMON_README = """
+## Files
+
+| file | content |
+| --- | --- |
+{files}
+| `README.md` | this file (generated by `tests/ref/make_refs.py`; edit the script, not this file) |
+
+Regenerate with `/usr/bin/python3 tests/ref/make_refs.py {case}` (deterministic). Compare an output
+with `python3 tests/ref/compare.py tests/ref/{case}/expected.safetensors OUT.safetensors` (relative
+tolerance 1e-4 of max |expected| by default).
+
+Numerics: weights{wsrc} are float32; the reference ran in float64 on them and its outputs were
+rounded to float32. A float32 implementation should agree to about 1e-6 relative.
+"""
+
+
+def files_rows(has_weights, weights_note="all parameters, F32 (names and shapes under Tensors)", extra=()):
+    rows = []
+    if has_weights:
+        rows.append("| `weights.safetensors` | %s |" % weights_note)
+    rows += ["| `inputs.safetensors` | graph inputs, I32 |",
+             "| `expected.safetensors` | expected outputs, F32 |",
+             "| `debug.safetensors` | intermediate activations of the reference, F32 (listed below) |"]
+    rows += list(extra)
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# GPT-2: nanoGPT's model.py (Karpathy), loading Hugging Face GPT-2 (Conv1D) weights the way
+# nanoGPT's GPT.from_pretrained does (transposing the four Conv1D matrices).
+# ----------------------------------------------------------------------------------------------
+
+class NanoGPTConfig:
+    def __init__(self, block_size, vocab_size, n_layer, n_head, n_embd):
+        self.block_size = block_size
+        self.vocab_size = vocab_size
+        self.n_layer = n_layer
+        self.n_head = n_head
+        self.n_embd = n_embd
+        self.dropout = 0.0
+        self.bias = True
+
+
+class NanoLayerNorm(nn.Module):
+    """ LayerNorm but with an optional bias. PyTorch doesn't support simply bias=False """
+
+    def __init__(self, ndim, bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(ndim))
+        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
+
+    def forward(self, input):
+        return F.layer_norm(input, self.weight.shape, self.weight, self.bias, 1e-5)
+
+
+class NanoCausalSelfAttention(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0
+        # key, query, value projections for all heads, but in a batch
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        # output projection
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        # causal mask to ensure that attention is only applied to the left in the input sequence
+        # (nanoGPT's slow path; the flash path needs torch >= 2.0 and computes the same thing)
+        self.register_buffer("bias", torch.tril(torch.ones(config.block_size, config.block_size))
+                             .view(1, 1, config.block_size, config.block_size))
+
+    def forward(self, x):
+        B, T, C = x.size()  # batch size, sequence length, embedding dimensionality (n_embd)
+        # calculate query, key, values for all heads in batch and move head forward to be the batch dim
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        # manual implementation of attention
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float('-inf'))
+        att = F.softmax(att, dim=-1)
+        y = att @ v  # (B, nh, T, T) x (B, nh, T, hs) -> (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble all head outputs side by side
+        # output projection
+        y = self.c_proj(y)
+        return y
+
+
+class NanoMLP(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        # nanoGPT uses nn.GELU() (erf); GPT-2's "gelu_new" is the tanh approximation:
+        self.gelu = nn.GELU(approximate='tanh')
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+
+    def forward(self, x):
+        x = self.c_fc(x)
+        x = self.gelu(x)
+        x = self.c_proj(x)
+        return x
+
+
+class NanoBlock(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = NanoLayerNorm(config.n_embd, bias=config.bias)
+        self.attn = NanoCausalSelfAttention(config)
+        self.ln_2 = NanoLayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = NanoMLP(config)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class NanoGPT(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            h=nn.ModuleList([NanoBlock(config) for _ in range(config.n_layer)]),
+            ln_f=NanoLayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # weight tying
+
+    def forward(self, idx):
+        b, t = idx.size()
+        assert t <= self.config.block_size
+        pos = torch.arange(0, t, dtype=torch.long)  # shape (t)
+        tok_emb = self.transformer.wte(idx)  # token embeddings of shape (b, t, n_embd)
+        pos_emb = self.transformer.wpe(pos)  # position embeddings of shape (t, n_embd)
+        x = tok_emb + pos_emb
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)  # all positions (nanoGPT's training path)
+        return logits
+
+    def load_hf(self, sd_hf, prefix):
+        """As nanoGPT's from_pretrained: HF Conv1D weights are [in, out]; nn.Linear wants [out, in]."""
+        transposed = ['attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight']
+        sd = self.state_dict()
+        keys = [k for k in sd if not k.endswith('.attn.bias') and k != 'lm_head.weight']
+        assert len(keys) == len(sd_hf), (len(keys), len(sd_hf))
+        with torch.no_grad():
+            for k in keys:
+                src = t64(sd_hf[prefix + k[len('transformer.'):]])
+                if any(k.endswith(w) for w in transposed):
+                    sd[k].copy_(src.t())
+                else:
+                    sd[k].copy_(src)
+
+
+def gpt2_manual(W, prefix, n_layer, n_head, tokens, layout, lm_head=None, eps=1e-5):
+    """Second computation of a GPT-2 block stack: per-sequence, per-head, per-query loops, explicit
+    formulas. layout 'in_out': y = x @ W + b (HF Conv1D); 'out_in': y = x @ W.T + b (nn.Linear)."""
+    w = {k: t64(v) for k, v in W.items()}
+    g = lambda n: w[prefix + n]
+
+    def lin(x, name):
+        Wm = g(name + '.weight')
+        y = x @ Wm if layout == 'in_out' else x @ Wm.t()
+        if prefix + name + '.bias' in w:
+            y = y + g(name + '.bias')
+        return y
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * g(name + '.weight') + g(name + '.bias')
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    outs = []
+    for b in range(tokens.shape[0]):
+        ids = t64(tokens[b])
+        T = ids.shape[0]
+        x = g('wte.weight')[ids] + g('wpe.weight')[:T]
+        C = x.shape[1]
+        hd = C // n_head
+        for l in range(n_layer):
+            p = 'h.%d.' % l
+            qkv = lin(ln(x, p + 'ln_1'), p + 'attn.c_attn')
+            q, k, v = qkv[:, :C], qkv[:, C:2 * C], qkv[:, 2 * C:]
+            att = torch.zeros(T, C)
+            for h in range(n_head):
+                s = slice(h * hd, (h + 1) * hd)
+                for i in range(T):
+                    sc = torch.stack([(q[i, s] * k[j, s]).sum() / math.sqrt(hd) for j in range(i + 1)])
+                    pr = torch.exp(sc - sc.max())
+                    pr = pr / pr.sum()
+                    att[i, s] = (pr[:, None] * v[:i + 1, s]).sum(0)
+            x = x + lin(att, p + 'attn.c_proj')
+            x = x + lin(gelu(lin(ln(x, p + 'ln_2'), p + 'mlp.c_fc')), p + 'mlp.c_proj')
+        x = ln(x, 'ln_f')
+        head = g('wte.weight') if lm_head is None else t64(W[lm_head])
+        outs.append(x @ head.t())
+    return torch.stack(outs)
+
+
+def gpt2_weights(init, C, n_layer, n_pos, vocab, prefix):
+    W = {}
+    W[prefix + 'wte.weight'] = init.normal([vocab, C], 0.3)
+    W[prefix + 'wpe.weight'] = init.normal([n_pos, C], 0.2)
+    for l in range(n_layer):
+        p = prefix + 'h.%d.' % l
+        W[p + 'ln_1.weight'] = init.ln_weight(C)
+        W[p + 'ln_1.bias'] = init.ln_bias(C)
+        W[p + 'attn.c_attn.weight'] = init.normal([C, 3 * C], 0.2)
+        W[p + 'attn.c_attn.bias'] = init.normal([3 * C], 0.1)
+        W[p + 'attn.c_proj.weight'] = init.normal([C, C], 0.2)
+        W[p + 'attn.c_proj.bias'] = init.normal([C], 0.1)
+        W[p + 'ln_2.weight'] = init.ln_weight(C)
+        W[p + 'ln_2.bias'] = init.ln_bias(C)
+        W[p + 'mlp.c_fc.weight'] = init.normal([C, 4 * C], 0.2)
+        W[p + 'mlp.c_fc.bias'] = init.normal([4 * C], 0.1)
+        W[p + 'mlp.c_proj.weight'] = init.normal([4 * C, C], 0.1)
+        W[p + 'mlp.c_proj.bias'] = init.normal([C], 0.1)
+    W[prefix + 'ln_f.weight'] = init.ln_weight(C)
+    W[prefix + 'ln_f.bias'] = init.ln_bias(C)
+    return W
+
+
+GPT2_README = """
+# {case}: GPT-2 (Hugging Face layout), random weights
+
+{intro}
+
+## Architecture
+
+| | |
+| --- | --- |
+| n_embd (C) | {C} |
+| n_head | {H} (head_dim {hd}) |
+| n_layer | {L} |
+| n_positions | {P} |
+| vocab_size | {V} |
+| MLP | C → 4C = {C4} → C, GELU tanh approximation (HF "gelu_new") |
+| norms | LayerNorm eps 1e-5, pre-LN (`ln_1`, `ln_2`), final `ln_f` |
+| lm_head | tied: logits = ln_f(x) · wteᵀ (no `lm_head.weight` tensor, no bias) |
+| attention | causal, scaled by 1/√head_dim, no dropout |
+
+Weight layout: Hugging Face GPT-2 `Conv1D`, i.e. **[in, out]** and `y = x @ W + b`
+(`c_attn.weight` [C, 3C], `c_proj.weight` [C, C], `mlp.c_fc.weight` [C, 4C], `mlp.c_proj.weight` [4C, C]).
+`c_attn` output columns 0..C-1 are q, C..2C-1 k, 2C..3C-1 v; head h uses columns h·hd .. h·hd+hd-1
+of each.
+
+## Forward pass (formulas)
+
+For one sequence of T token ids t[0..T-1] (the batch dimension of the files is 1):
+
+```
+x[i]   = wte[t[i]] + wpe[i]                                   # (T, C)
+for each layer N:
+  a     = LN(x; ln_1)                                         # LN(x) = (x-μ)/sqrt(σ²+1e-5)·w + b, μ, σ² over C (biased variance)
+  qkv   = a @ c_attn.weight + c_attn.bias                     # (T, 3C)
+  q, k, v = qkv[:, 0:C], qkv[:, C:2C], qkv[:, 2C:3C]          # each (T, C) = (T, n_head, hd)
+  s_h[i,j] = q_h[i]·k_h[j] / sqrt(hd)  for j <= i, -inf for j > i     # per head h
+  p_h   = softmax_j(s_h)
+  y_h[i] = Σ_j p_h[i,j] v_h[j];   y = concat_h y_h            # (T, C)
+  x     = x + y @ attn.c_proj.weight + attn.c_proj.bias
+  m     = LN(x; ln_2) @ mlp.c_fc.weight + mlp.c_fc.bias       # (T, 4C)
+  m     = 0.5·m·(1 + tanh(sqrt(2/π)·(m + 0.044715·m³)))
+  x     = x + m @ mlp.c_proj.weight + mlp.c_proj.bias
+x      = LN(x; ln_f)
+logits = x @ wteᵀ                                             # (T, V)
+```
+
+## Reference implementation
+
+nanoGPT's `model.py` (github.com/karpathy/nanoGPT: `CausalSelfAttention` manual-attention path,
+`MLP`, `Block`, `GPT`), loading these HF-layout weights as nanoGPT's `GPT.from_pretrained` does
+(transposing `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj` weights into `nn.Linear`),
+with one change: `nn.GELU(approximate='tanh')` instead of nanoGPT's erf `nn.GELU()`, because
+GPT-2's `activation_function` is "gelu_new". All positions' logits are produced (nanoGPT's
+training path).
+
+## Tensors
+
+Weights (`weights.safetensors`, random: numpy RandomState({seed}); wte std 0.3, wpe 0.2, c_attn/c_proj/c_fc
+weights 0.2, mlp.c_proj weight 0.1, biases 0.1, LayerNorm weights 1 + 0.1·N(0,1), biases 0.1·N(0,1)):
+
+{wtable}
+
+Inputs (`inputs.safetensors`; ids uniform in [0, {V})):
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embed` = wte[t]+wpe (1, T, C); `h.N` = residual stream after block N
+(1, T, C); `ln_f` = after the final LayerNorm (1, T, C).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def case_gpt2(case, seed, C, H, L, P, V, T, prefix, intro, config=None):
+    rep = Report(case)
+    init = Init(seed)
+    W = gpt2_weights(init, C, L, P, V, prefix)
+    tokens = init.ids([1, T], 0, V)
+
+    model = NanoGPT(NanoGPTConfig(P, V, L, H, C))
+    model.load_hf(W, prefix)
+    model.eval()
+    got, remove = hooks([('h.%d' % i, b) for i, b in enumerate(model.transformer.h)] +
+                        [('ln_f', model.transformer.ln_f)])
+    with torch.no_grad():
+        logits = model(t64(tokens))
+    remove()
+    embed = t64(W[prefix + 'wte.weight'])[t64(tokens)] + t64(W[prefix + 'wpe.weight'])[:T]
+    debug = [('embed', embed)] + [(k, got[k]) for k in ['h.%d' % i for i in range(L)] + ['ln_f']]
+
+    manual = gpt2_manual(W, prefix, L, H, tokens, 'in_out')
+    rep.check("nanoGPT (nn.Linear, transposed weights, batched heads) vs per-head/per-query loop "
+              "directly on the [in,out] Conv1D weights (logits)", logits, manual)
+
+    expected = [('logits', logits)]
+    inputs = [('tokens', tokens)]
+    extra = []
+    extra_rows = []
+    if config is not None:
+        extra.append(('config.json', json.dumps(config, indent=2) + "\n"))
+        extra_rows.append("| `config.json` | Hugging Face GPT2Config of this model (for `kiln import`) |")
+        extra_rows.append("| `model.safetensors` | symbolic link to `weights.safetensors`, so that the folder "
+                          "reads as a Hugging Face model folder |")
+    readme = GPT2_README.format(
+        case=case, intro=intro, C=C, H=H, hd=C // H, L=L, P=P, V=V, C4=4 * C, seed=seed,
+        wtable=tensor_table(list(W.items())), itable=tensor_table(inputs), ids=ids_text(inputs),
+        etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+        common=COMMON_README.format(files=files_rows(True, extra=extra_rows), case=case, wsrc=""))
+    write_case(case, W, inputs, expected, debug, readme, extra)
+    if config is not None:
+        link = os.path.join(HERE, case, 'model.safetensors')
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink('weights.safetensors', link)
+    return rep
+
+
+def gpt2_config(C, H, L, P, V):
+    return {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "activation_function": "gelu_new",
+        "attn_pdrop": 0.0,
+        "bos_token_id": V - 1,
+        "embd_pdrop": 0.0,
+        "eos_token_id": V - 1,
+        "initializer_range": 0.02,
+        "layer_norm_epsilon": 1e-05,
+        "n_ctx": P,
+        "n_embd": C,
+        "n_head": H,
+        "n_inner": None,
+        "n_layer": L,
+        "n_positions": P,
+        "resid_pdrop": 0.0,
+        "scale_attn_weights": True,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+        "vocab_size": V,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# makemore: Karpathy's makemore.py Transformer (github.com/karpathy/makemore), verbatim structure
+# ----------------------------------------------------------------------------------------------
+
+class ModelConfig:
+    def __init__(self, block_size, vocab_size, n_layer=4, n_embd=64, n_embd2=64, n_head=4):
+        self.block_size = block_size
+        self.vocab_size = vocab_size
+        self.n_layer = n_layer
+        self.n_embd = n_embd
+        self.n_embd2 = n_embd2
+        self.n_head = n_head
+
+
+class NewGELU(nn.Module):
+    """
+    Implementation of the GELU activation function currently in Google BERT repo (identical to OpenAI GPT).
+    Reference: Gaussian Error Linear Units (GELU) paper: https://arxiv.org/abs/1606.08415
+    """
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class CausalSelfAttention(nn.Module):
+    """
+    A vanilla multi-head masked self-attention layer with a projection at the end.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0
+        # key, query, value projections for all heads, but in a batch
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)
+        # output projection
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        # causal mask to ensure that attention is only applied to the left in the input sequence
+        self.register_buffer("bias", torch.tril(torch.ones(config.block_size, config.block_size))
+                             .view(1, 1, config.block_size, config.block_size))
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+
+    def forward(self, x):
+        B, T, C = x.size()  # batch size, sequence length, embedding dimensionality (n_embd)
+
+        # calculate query, key, values for all heads in batch and move head forward to be the batch dim
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+
+        # causal self-attention; Self-attend: (B, nh, T, hs) x (B, nh, hs, T) -> (B, nh, T, T)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float('-inf'))
+        att = F.softmax(att, dim=-1)
+        y = att @ v  # (B, nh, T, T) x (B, nh, T, hs) -> (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble all head outputs side by side
+
+        # output projection
+        y = self.c_proj(y)
+        return y
+
+
+class Block(nn.Module):
+    """ an unassuming Transformer block """
+
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = nn.ModuleDict(dict(
+            c_fc=nn.Linear(config.n_embd, 4 * config.n_embd),
+            c_proj=nn.Linear(4 * config.n_embd, config.n_embd),
+            act=NewGELU(),
+        ))
+        m = self.mlp
+        self.mlpf = lambda x: m.c_proj(m.act(m.c_fc(x)))  # MLP forward
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        x = x + self.mlpf(self.ln_2(x))
+        return x
+
+
+class Transformer(nn.Module):
+    """ Transformer Language Model, exactly as seen in GPT-2 """
+
+    def __init__(self, config):
+        super().__init__()
+        self.block_size = config.block_size
+
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+
+    def forward(self, idx, targets=None):
+        b, t = idx.size()
+        assert t <= self.block_size, f"Cannot forward sequence of length {t}, block size is only {self.block_size}"
+        pos = torch.arange(0, t, dtype=torch.long).unsqueeze(0)  # shape (1, t)
+
+        # forward the GPT model itself
+        tok_emb = self.transformer.wte(idx)  # token embeddings of shape (b, t, n_embd)
+        pos_emb = self.transformer.wpe(pos)  # position embeddings of shape (1, t, n_embd)
+        x = tok_emb + pos_emb
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        logits = self.lm_head(x)
+        return logits
+
+
+def encode_name(s):
+    return [0 if c == '.' else ord(c) - ord('a') + 1 for c in s]
+
+
+MAKEMORE_README = """
+# {case}: the trained makemore GPT `{model}` (real weights)
+
+Reference outputs for the real trained model in `../shared/models/{model}/model.safetensors`
+(read that folder's README.md for its provenance). The weights are **not** copied here: load
+them from `$KILN_SHARED/models/{model}/model.safetensors`.
+
+## Architecture
+
+| | |
+| --- | --- |
+| n_layer | 4 |
+| n_head | 4 (head_dim 16) |
+| n_embd (C) | 64 |
+| block_size (positions) | {B} |
+| vocab_size | 27: 0 = `.` (start/end), 1..26 = `a`..`z` |
+| MLP | 64 → 256 → 64, GELU tanh approximation (makemore's `NewGELU`) |
+| norms | LayerNorm eps 1e-5 (torch default), pre-LN (`ln_1`, `ln_2`), final `ln_f` |
+| lm_head | separate `lm_head.weight` [27, 64], no bias |
+| attention | causal, scaled by 1/√16 |
+
+Weight layout: **torch `nn.Linear`, [out, in]**, `y = x @ Wᵀ + b` (transposed relative to
+Hugging Face GPT-2's Conv1D). Names: `transformer.wte.weight` [27,64], `transformer.wpe.weight`
+[{B},64], `transformer.h.N.ln_1.{{weight,bias}}`, `transformer.h.N.attn.c_attn.weight` [192,64] + `.bias`
+[192], `transformer.h.N.attn.c_proj.weight` [64,64] + `.bias`, `transformer.h.N.ln_2.*`,
+`transformer.h.N.mlp.c_fc.weight` [256,64] + `.bias`, `transformer.h.N.mlp.c_proj.weight` [64,256] +
+`.bias`, `transformer.ln_f.*`, `lm_head.weight` [27,64] (N = 0..3). `c_attn` output rows 0..63 are q,
+64..127 k, 128..191 v; head h uses rows h·16..h·16+15 of each.
+
+## Forward pass (formulas)
+
+```
+x[i]   = wte[t[i]] + wpe[i]                                   # (T, 64), T <= block_size
+for N in 0..3:
+  a      = LN(x; ln_1)                                        # (x-μ)/sqrt(σ²+1e-5)·w + b over the 64 features
+  qkv    = a @ c_attn.weightᵀ + c_attn.bias                   # (T, 192)
+  q,k,v  = qkv[:, 0:64], qkv[:, 64:128], qkv[:, 128:192]      # split into 4 heads of 16
+  s_h[i,j] = q_h[i]·k_h[j] / 4  (j <= i), -inf (j > i);  p_h = softmax_j(s_h)
+  y      = concat_h Σ_j p_h[i,j] v_h[j]                       # (T, 64)
+  x      = x + y @ attn.c_proj.weightᵀ + attn.c_proj.bias
+  m      = LN(x; ln_2) @ mlp.c_fc.weightᵀ + mlp.c_fc.bias      # (T, 256)
+  m      = 0.5·m·(1 + tanh(sqrt(2/π)·(m + 0.044715·m³)))
+  x      = x + m @ mlp.c_proj.weightᵀ + mlp.c_proj.bias
+logits = LN(x; ln_f) @ lm_head.weightᵀ                        # (T, 27)
+```
+
+## Reference implementation
+
+makemore's `makemore.py` (github.com/karpathy/makemore): classes `NewGELU`, `CausalSelfAttention`,
+`Block`, `Transformer` reproduced verbatim (minus training code), the state dict loaded with the
+four `attn.bias` causal-mask buffers rebuilt by the constructor (they are not in the file).
+
+## Tensors
+
+Inputs (`inputs.safetensors`), several sequences, each with its own batch of 1:
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`): `logits_k` is the output for `tokens_k`:
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): for each k, `k.embed` (1, T, 64), `k.h.N` = residual stream after
+block N, `k.ln_f` = after the final LayerNorm.
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def case_makemore(case, model_name, names):
+    rep = Report(case)
+    path = os.path.join(SHARED, 'models', model_name, 'model.safetensors')
+    W = load_safetensors(path)
+    B = W['transformer.wpe.weight'].shape[0]
+    V = W['transformer.wte.weight'].shape[0]
+    n_layer = len({k.split('.')[2] for k in W if k.startswith('transformer.h.')})
+    model = Transformer(ModelConfig(block_size=B, vocab_size=V, n_layer=n_layer, n_embd=64, n_head=4))
+    missing, unexpected = model.load_state_dict({k: t64(v) for k, v in W.items()}, strict=False)
+    assert not unexpected and all(k.endswith('.attn.bias') for k in missing) and len(missing) == n_layer
+    model.eval()
+
+    inputs, expected, debug = [], [], []
+    for kidx, s in enumerate(names):
+        ids = np.array([encode_name(s)], dtype=np.int32)
+        assert ids.shape[1] <= B
+        got, remove = hooks([('h.%d' % i, b) for i, b in enumerate(model.transformer.h)] +
+                            [('ln_f', model.transformer.ln_f)])
+        with torch.no_grad():
+            logits = model(t64(ids))
+        remove()
+        T = ids.shape[1]
+        embed = t64(W['transformer.wte.weight'])[t64(ids)] + t64(W['transformer.wpe.weight'])[:T]
+        inputs.append(('tokens_%d' % kidx, ids))
+        expected.append(('logits_%d' % kidx, logits))
+        debug.append(('%d.embed' % kidx, embed))
+        debug += [('%d.%s' % (kidx, k), got[k]) for k in ['h.%d' % i for i in range(n_layer)] + ['ln_f']]
+        manual = gpt2_manual(W, 'transformer.', n_layer, 4, ids, 'out_in', lm_head='lm_head.weight')
+        rep.check("tokens_%d %r: makemore Transformer vs per-head/per-query loop (logits)" % (kidx, s),
+                  logits, manual)
+
+    ids_lines = "\n".join("- `tokens_%d` = `%s` → %s" % (k, s, json.dumps(encode_name(s)))
+                          for k, s in enumerate(names))
+    readme = MAKEMORE_README.format(
+        case=case, model=model_name, B=B, itable=tensor_table(inputs), ids=ids_lines,
+        etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+        common=COMMON_README.format(files=files_rows(False), case=case,
+                                    wsrc=" (from ../shared/models/%s/model.safetensors)" % model_name))
+    write_case(case, None, inputs, expected, debug, readme)
+    return rep
+
+
+# ----------------------------------------------------------------------------------------------
+# LLaMA, interleaved RoPE: llama2.c's model.py (= Meta's llama model.py) with view_as_complex
+# ----------------------------------------------------------------------------------------------
+
+class ModelArgs:
+    def __init__(self):
+        self.dim = 32
+        self.n_layers = 2
+        self.n_heads = 4
+        self.n_kv_heads = 2
+        self.vocab_size = 64
+        self.hidden_dim = 64
+        self.norm_eps = 1e-5
+        self.max_seq_len = 16
+        self.rope_theta = 10000.0
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def _norm(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    def forward(self, x):
+        output = self._norm(x.double()).type_as(x)  # model.py: x.float(); float64 here
+        return output * self.weight
+
+
+def precompute_freqs_cis(dim: int, end: int, theta: float = 10000.0):
+    freqs = 1.0 / (theta ** (torch.arange(0, dim, 2)[: (dim // 2)].double() / dim))
+    t = torch.arange(end, device=freqs.device)  # type: ignore
+    freqs = torch.outer(t, freqs).double()  # type: ignore
+    freqs_cis = torch.polar(torch.ones_like(freqs), freqs)  # complex128 (complex64 in model.py)
+    return freqs_cis
+
+
+def reshape_for_broadcast(freqs_cis, x):
+    ndim = x.ndim
+    assert 0 <= 1 < ndim
+    assert freqs_cis.shape == (x.shape[1], x.shape[-1])
+    shape = [d if i == 1 or i == ndim - 1 else 1 for i, d in enumerate(x.shape)]
+    return freqs_cis.view(*shape)
+
+
+def apply_rotary_emb(xq, xk, freqs_cis):
+    xq_ = torch.view_as_complex(xq.double().reshape(*xq.shape[:-1], -1, 2))
+    xk_ = torch.view_as_complex(xk.double().reshape(*xk.shape[:-1], -1, 2))
+    freqs_cis = reshape_for_broadcast(freqs_cis, xq_)
+    xq_out = torch.view_as_real(xq_ * freqs_cis).flatten(3)
+    xk_out = torch.view_as_real(xk_ * freqs_cis).flatten(3)
+    return xq_out.type_as(xq), xk_out.type_as(xk)
+
+
+def repeat_kv(x, n_rep: int):
+    """torch.repeat_interleave(x, dim=2, repeats=n_rep)"""
+    bs, slen, n_kv_heads, head_dim = x.shape
+    if n_rep == 1:
+        return x
+    return (
+        x[:, :, :, None, :]
+        .expand(bs, slen, n_kv_heads, n_rep, head_dim)
+        .reshape(bs, slen, n_kv_heads * n_rep, head_dim)
+    )
+
+
+class Attention(nn.Module):
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.n_kv_heads = args.n_heads if args.n_kv_heads is None else args.n_kv_heads
+        model_parallel_size = 1
+        self.n_local_heads = args.n_heads // model_parallel_size
+        self.n_local_kv_heads = self.n_kv_heads // model_parallel_size
+        self.n_rep = self.n_local_heads // self.n_local_kv_heads
+        self.head_dim = args.dim // args.n_heads
+        self.wq = nn.Linear(args.dim, args.n_heads * self.head_dim, bias=False)
+        self.wk = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
+        self.wv = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
+        self.wo = nn.Linear(args.n_heads * self.head_dim, args.dim, bias=False)
+        mask = torch.full((1, 1, args.max_seq_len, args.max_seq_len), float("-inf"))
+        mask = torch.triu(mask, diagonal=1)
+        self.register_buffer("mask", mask)
+
+    def forward(self, x, freqs_cis):
+        bsz, seqlen, _ = x.shape
+
+        # QKV
+        xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)
+        xq = xq.view(bsz, seqlen, self.n_local_heads, self.head_dim)
+        xk = xk.view(bsz, seqlen, self.n_local_kv_heads, self.head_dim)
+        xv = xv.view(bsz, seqlen, self.n_local_kv_heads, self.head_dim)
+
+        # RoPE relative positional embeddings
+        xq, xk = apply_rotary_emb(xq, xk, freqs_cis)
+
+        # grouped multiquery attention: expand out keys and values
+        xk = repeat_kv(xk, self.n_rep)  # (bs, seqlen, n_local_heads, head_dim)
+        xv = repeat_kv(xv, self.n_rep)  # (bs, seqlen, n_local_heads, head_dim)
+
+        # make heads into a batch dimension
+        xq = xq.transpose(1, 2)  # (bs, n_local_heads, seqlen, head_dim)
+        xk = xk.transpose(1, 2)
+        xv = xv.transpose(1, 2)
+
+        # manual implementation
+        scores = torch.matmul(xq, xk.transpose(2, 3)) / math.sqrt(self.head_dim)
+        scores = scores + self.mask[:, :, :seqlen, :seqlen]  # (bs, n_local_heads, seqlen, cache_len + seqlen)
+        scores = F.softmax(scores.double(), dim=-1).type_as(xq)
+        output = torch.matmul(scores, xv)  # (bs, n_local_heads, seqlen, head_dim)
+
+        # restore time as batch dimension and concat heads
+        output = output.transpose(1, 2).contiguous().view(bsz, seqlen, -1)
+
+        # final projection into the residual stream
+        output = self.wo(output)
+        return output
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden_dim, bias=False)
+        self.w2 = nn.Linear(hidden_dim, dim, bias=False)
+        self.w3 = nn.Linear(dim, hidden_dim, bias=False)
+
+    def forward(self, x):
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, layer_id: int, args: ModelArgs):
+        super().__init__()
+        self.n_heads = args.n_heads
+        self.dim = args.dim
+        self.head_dim = args.dim // args.n_heads
+        self.attention = Attention(args)
+        self.feed_forward = FeedForward(dim=args.dim, hidden_dim=args.hidden_dim)
+        self.layer_id = layer_id
+        self.attention_norm = RMSNorm(args.dim, eps=args.norm_eps)
+        self.ffn_norm = RMSNorm(args.dim, eps=args.norm_eps)
+
+    def forward(self, x, freqs_cis):
+        h = x + self.attention.forward(self.attention_norm(x), freqs_cis)
+        out = h + self.feed_forward.forward(self.ffn_norm(h))
+        return out
+
+
+class LlamaTransformer(nn.Module):
+    def __init__(self, params: ModelArgs):
+        super().__init__()
+        self.params = params
+        self.vocab_size = params.vocab_size
+        self.n_layers = params.n_layers
+        self.tok_embeddings = nn.Embedding(params.vocab_size, params.dim)
+        self.layers = torch.nn.ModuleList()
+        for layer_id in range(params.n_layers):
+            self.layers.append(TransformerBlock(layer_id, params))
+        self.norm = RMSNorm(params.dim, eps=params.norm_eps)
+        self.output = nn.Linear(params.dim, params.vocab_size, bias=False)
+        freqs_cis = precompute_freqs_cis(params.dim // params.n_heads, params.max_seq_len, params.rope_theta)
+        self.register_buffer("freqs_cis", freqs_cis, persistent=False)
+
+    def forward(self, tokens):
+        _bsz, seqlen = tokens.shape
+        h = self.tok_embeddings(tokens)
+        freqs_cis = self.freqs_cis[:seqlen]
+        for layer in self.layers:
+            h = layer(h, freqs_cis)
+        h = self.norm(h)
+        logits = self.output(h)  # all positions (model.py's training path)
+        return logits
+
+
+# ----------------------------------------------------------------------------------------------
+# LLaMA, rotate_half RoPE: Hugging Face transformers modeling_llama.py (LlamaModel / LlamaForCausalLM)
+# ----------------------------------------------------------------------------------------------
+
+class LlamaRMSNormHF(nn.Module):
+    def __init__(self, hidden_size, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states):
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float64)  # HF: float32
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
+class LlamaRotaryEmbeddingHF(nn.Module):
+    def __init__(self, dim, base=10000):
+        super().__init__()
+        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).double() / dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, x, position_ids):
+        inv_freq_expanded = self.inv_freq[None, :, None].double().expand(position_ids.shape[0], -1, 1)
+        position_ids_expanded = position_ids[:, None, :].double()
+        freqs = (inv_freq_expanded @ position_ids_expanded).transpose(1, 2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos = emb.cos()
+        sin = emb.sin()
+        return cos.to(dtype=x.dtype), sin.to(dtype=x.dtype)
+
+
+def rotate_half(x):
+    """Rotates half the hidden dims of the input."""
+    x1 = x[..., : x.shape[-1] // 2]
+    x2 = x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(q, k, cos, sin, unsqueeze_dim=1):
+    cos = cos.unsqueeze(unsqueeze_dim)
+    sin = sin.unsqueeze(unsqueeze_dim)
+    q_embed = (q * cos) + (rotate_half(q) * sin)
+    k_embed = (k * cos) + (rotate_half(k) * sin)
+    return q_embed, k_embed
+
+
+def repeat_kv_hf(hidden_states, n_rep):
+    batch, num_key_value_heads, slen, head_dim = hidden_states.shape
+    if n_rep == 1:
+        return hidden_states
+    hidden_states = hidden_states[:, :, None, :, :].expand(batch, num_key_value_heads, n_rep, slen, head_dim)
+    return hidden_states.reshape(batch, num_key_value_heads * n_rep, slen, head_dim)
+
+
+class LlamaAttentionHF(nn.Module):
+    def __init__(self, hidden_size, num_heads, num_key_value_heads, rope_theta):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.num_key_value_heads = num_key_value_heads
+        self.num_key_value_groups = num_heads // num_key_value_heads
+        self.q_proj = nn.Linear(hidden_size, num_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(hidden_size, num_key_value_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(hidden_size, num_key_value_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.rotary_emb = LlamaRotaryEmbeddingHF(self.head_dim, base=rope_theta)
+
+    def forward(self, hidden_states, attention_mask, position_ids):
+        bsz, q_len, _ = hidden_states.size()
+        query_states = self.q_proj(hidden_states)
+        key_states = self.k_proj(hidden_states)
+        value_states = self.v_proj(hidden_states)
+        query_states = query_states.view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
+        key_states = key_states.view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+        value_states = value_states.view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+        cos, sin = self.rotary_emb(value_states, position_ids)
+        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
+        key_states = repeat_kv_hf(key_states, self.num_key_value_groups)
+        value_states = repeat_kv_hf(value_states, self.num_key_value_groups)
+        attn_weights = torch.matmul(query_states, key_states.transpose(2, 3)) / math.sqrt(self.head_dim)
+        causal_mask = attention_mask[:, :, :, : key_states.shape[-2]]
+        attn_weights = attn_weights + causal_mask
+        attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float64).to(query_states.dtype)
+        attn_output = torch.matmul(attn_weights, value_states)
+        attn_output = attn_output.transpose(1, 2).contiguous()
+        attn_output = attn_output.reshape(bsz, q_len, self.hidden_size)
+        attn_output = self.o_proj(attn_output)
+        return attn_output
+
+
+class LlamaMLPHF(nn.Module):
+    def __init__(self, hidden_size, intermediate_size):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+        self.act_fn = nn.SiLU()
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaDecoderLayerHF(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.self_attn = LlamaAttentionHF(a.dim, a.n_heads, a.n_kv_heads, a.rope_theta)
+        self.mlp = LlamaMLPHF(a.dim, a.hidden_dim)
+        self.input_layernorm = LlamaRMSNormHF(a.dim, eps=a.norm_eps)
+        self.post_attention_layernorm = LlamaRMSNormHF(a.dim, eps=a.norm_eps)
+
+    def forward(self, hidden_states, attention_mask, position_ids):
+        residual = hidden_states
+        hidden_states = self.input_layernorm(hidden_states)
+        hidden_states = self.self_attn(hidden_states, attention_mask, position_ids)
+        hidden_states = residual + hidden_states
+        residual = hidden_states
+        hidden_states = self.post_attention_layernorm(hidden_states)
+        hidden_states = self.mlp(hidden_states)
+        hidden_states = residual + hidden_states
+        return hidden_states
+
+
+class LlamaForCausalLMHF(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(a.vocab_size, a.dim)
+        self.layers = nn.ModuleList([LlamaDecoderLayerHF(a) for _ in range(a.n_layers)])
+        self.norm = LlamaRMSNormHF(a.dim, eps=a.norm_eps)
+        self.lm_head = nn.Linear(a.dim, a.vocab_size, bias=False)
+
+    def forward(self, input_ids):
+        bsz, T = input_ids.shape
+        position_ids = torch.arange(T)[None, :].expand(bsz, T)
+        min_dtype = torch.finfo(torch.float64).min
+        causal_mask = torch.triu(torch.full((T, T), min_dtype), diagonal=1)[None, None].expand(bsz, 1, T, T)
+        h = self.embed_tokens(input_ids)
+        for layer in self.layers:
+            h = layer(h, causal_mask, position_ids)
+        h = self.norm(h)
+        return self.lm_head(h)
+
+    def load_llama2c_names(self, W, permute_qk=None):
+        """Map llama2.c names onto HF modules; permute_qk(w, n_heads) is applied to wq/wk if given."""
+        sd = {'embed_tokens.weight': W['tok_embeddings.weight'], 'norm.weight': W['norm.weight'],
+              'lm_head.weight': W['output.weight']}
+        for l in range(len(self.layers)):
+            p, q = 'layers.%d.' % l, 'layers.%d.' % l
+            sd[q + 'self_attn.q_proj.weight'] = W[p + 'attention.wq.weight']
+            sd[q + 'self_attn.k_proj.weight'] = W[p + 'attention.wk.weight']
+            sd[q + 'self_attn.v_proj.weight'] = W[p + 'attention.wv.weight']
+            sd[q + 'self_attn.o_proj.weight'] = W[p + 'attention.wo.weight']
+            sd[q + 'mlp.gate_proj.weight'] = W[p + 'feed_forward.w1.weight']
+            sd[q + 'mlp.down_proj.weight'] = W[p + 'feed_forward.w2.weight']
+            sd[q + 'mlp.up_proj.weight'] = W[p + 'feed_forward.w3.weight']
+            sd[q + 'input_layernorm.weight'] = W[p + 'attention_norm.weight']
+            sd[q + 'post_attention_layernorm.weight'] = W[p + 'ffn_norm.weight']
+        sd = {k: t64(v) for k, v in sd.items()}
+        if permute_qk is not None:
+            for l in range(len(self.layers)):
+                q = 'layers.%d.self_attn.' % l
+                sd[q + 'q_proj.weight'] = permute_qk(sd[q + 'q_proj.weight'], 4)
+                sd[q + 'k_proj.weight'] = permute_qk(sd[q + 'k_proj.weight'], 2)
+        self.load_state_dict(sd, strict=True)
+
+
+def hf_permute(w, n_heads):
+    """convert_llama_weights_to_hf.py: permute for sliced rotary (interleaved pairs -> halves)."""
+    dim1, dim2 = w.shape
+    return w.view(n_heads, dim1 // n_heads // 2, 2, dim2).transpose(1, 2).reshape(dim1, dim2)
+
+
+def llama_runc(W, tokens, a):
+    """Third computation, llama2.c's run.c loop structure (per position, per head, explicit real
+    cos/sin rotation of pairs (2i, 2i+1), kv head = h / (n_heads / n_kv_heads))."""
+    w = {k: t64(v) for k, v in W.items()}
+    hd = a.dim // a.n_heads
+    kv_mul = a.n_heads // a.n_kv_heads
+
+    def rmsnorm(x, wt):
+        ss = (x * x).sum() / x.shape[0] + a.norm_eps
+        return wt * (x / math.sqrt(ss.item()))
+
+    outs = []
+    for b in range(tokens.shape[0]):
+        T = tokens.shape[1]
+        kc = [[None] * T for _ in range(a.n_layers)]
+        vc = [[None] * T for _ in range(a.n_layers)]
+        rows = []
+        for pos in range(T):
+            x = w['tok_embeddings.weight'][int(tokens[b, pos])].clone()
+            for l in range(a.n_layers):
+                p = 'layers.%d.' % l
+                xb = rmsnorm(x, w[p + 'attention_norm.weight'])
+                q = w[p + 'attention.wq.weight'] @ xb
+                k = w[p + 'attention.wk.weight'] @ xb
+                v = w[p + 'attention.wv.weight'] @ xb
+                for i in range(0, a.dim, 2):
+                    head_dim = i % hd
+                    freq = 1.0 / (10000.0 ** (head_dim / hd))
+                    val = pos * freq
+                    fcr, fci = math.cos(val), math.sin(val)
+                    rotn = 2 if i < a.n_kv_heads * hd else 1
+                    for which in range(rotn):
+                        vec = q if which == 0 else k
+                        v0, v1 = vec[i].item(), vec[i + 1].item()
+                        vec[i] = v0 * fcr - v1 * fci
+                        vec[i + 1] = v0 * fci + v1 * fcr
+                kc[l][pos] = k
+                vc[l][pos] = v
+                out = torch.zeros(a.dim)
+                for h in range(a.n_heads):
+                    qh = q[h * hd:(h + 1) * hd]
+                    kvh = h // kv_mul
+                    att = torch.stack([(qh * kc[l][t][kvh * hd:(kvh + 1) * hd]).sum() / math.sqrt(hd)
+                                       for t in range(pos + 1)])
+                    att = torch.exp(att - att.max())
+                    att = att / att.sum()
+                    for t in range(pos + 1):
+                        out[h * hd:(h + 1) * hd] += att[t] * vc[l][t][kvh * hd:(kvh + 1) * hd]
+                x = x + w[p + 'attention.wo.weight'] @ out
+                xb = rmsnorm(x, w[p + 'ffn_norm.weight'])
+                hb = w[p + 'feed_forward.w1.weight'] @ xb
+                hb2 = w[p + 'feed_forward.w3.weight'] @ xb
+                hb = hb * (1.0 / (1.0 + torch.exp(-hb))) * hb2
+                x = x + w[p + 'feed_forward.w2.weight'] @ hb
+            x = rmsnorm(x, w['norm.weight'])
+            rows.append(w['output.weight'] @ x)
+        outs.append(torch.stack(rows))
+    return torch.stack(outs)
+
+
+def llama_weights(init, a):
+    W = {}
+    hd = a.dim // a.n_heads
+    W['tok_embeddings.weight'] = init.normal([a.vocab_size, a.dim], 0.3)
+    for l in range(a.n_layers):
+        p = 'layers.%d.' % l
+        W[p + 'attention.wq.weight'] = init.normal([a.n_heads * hd, a.dim], 0.2)
+        W[p + 'attention.wk.weight'] = init.normal([a.n_kv_heads * hd, a.dim], 0.2)
+        W[p + 'attention.wv.weight'] = init.normal([a.n_kv_heads * hd, a.dim], 0.2)
+        W[p + 'attention.wo.weight'] = init.normal([a.dim, a.n_heads * hd], 0.2)
+        W[p + 'feed_forward.w1.weight'] = init.normal([a.hidden_dim, a.dim], 0.2)
+        W[p + 'feed_forward.w2.weight'] = init.normal([a.dim, a.hidden_dim], 0.15)
+        W[p + 'feed_forward.w3.weight'] = init.normal([a.hidden_dim, a.dim], 0.2)
+        W[p + 'attention_norm.weight'] = init.ln_weight(a.dim)
+        W[p + 'ffn_norm.weight'] = init.ln_weight(a.dim)
+    W['norm.weight'] = init.ln_weight(a.dim)
+    W['output.weight'] = init.normal([a.vocab_size, a.dim], 0.3)
+    return W
+
+
+LLAMA_README = """
+# {case}: tiny LLaMA with {rope_name} RoPE, random weights
+
+{intro}
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab_size | 64 |
+| dim | 32 |
+| n_layers | 2 |
+| n_heads | 4, head_dim 8 |
+| n_kv_heads | 2 (grouped-query attention: kv head j serves query heads 2j and 2j+1) |
+| FFN | SwiGLU, hidden 64: `w2(silu(w1 x) * w3 x)`, silu(z) = z·sigmoid(z) |
+| norms | RMSNorm eps 1e-5, weight only, pre-norm (`attention_norm`, `ffn_norm`), final `norm` |
+| RoPE | theta 10000, {rope_name} (see below), applied to q and k of every head, positions 0..T-1 |
+| output | untied `output.weight` [64, 32], no bias; no biases anywhere |
+| attention | causal, scaled by 1/√8 |
+
+Weight layout: torch `nn.Linear`, **[out, in]**, `y = x @ Wᵀ`. `wq` rows h·8..h·8+7 belong to
+query head h (h = 0..3); `wk`/`wv` rows j·8..j·8+7 to kv head j (j = 0..1).
+
+## Forward pass (formulas)
+
+```
+x[i] = tok_embeddings[t[i]]                                   # (T, 32)
+for each layer N:
+  a      = RMSNorm(x; attention_norm)                         # x / sqrt(mean(x²) + 1e-5) · w
+  q      = a @ wqᵀ  (T, 4, 8);  k = a @ wkᵀ (T, 2, 8);  v = a @ wvᵀ (T, 2, 8)
+  q, k   = RoPE(q, pos), RoPE(k, pos)
+  s_h[i,j] = q_h[i]·k_{{h/2}}[j] / sqrt(8) for j <= i, -inf for j > i;  p_h = softmax_j(s_h)
+  y_h[i] = Σ_j p_h[i,j] v_{{h/2}}[j];  y = concat_h y_h      # (T, 32), head h at columns h·8..h·8+7
+  x      = x + y @ woᵀ
+  b      = RMSNorm(x; ffn_norm)
+  x      = x + (silu(b @ w1ᵀ) * (b @ w3ᵀ)) @ w2ᵀ
+logits = RMSNorm(x; norm) @ outputᵀ                           # (T, 64)
+```
+
+RoPE, with head_dim d = 8, θ_m = 10000^(-2m/d) for m = 0..d/2-1, at position p (0-based):
+
+{rope_formula}
+
+Relation between the two conventions (used as a cross-check): rotate_half RoPE on the weights
+`permute(wq, 4)` and `permute(wk, 2)` computes exactly what interleaved RoPE computes on `wq`, `wk`,
+where `permute(w, n) = w.view(n, 8 // 2, 2, 32).transpose(1, 2).reshape(n * 8, 32)` (Hugging Face
+`convert_llama_weights_to_hf.py`: within each head, output rows 0,2,4,6 come first, then 1,3,5,7).
+
+## Reference implementation
+
+{reference}
+
+## Tensors
+
+Weights (`weights.safetensors`; names as llama2.c's model.py; random: numpy RandomState({seed});
+tok_embeddings std 0.3, wq/wk/wv/wo/w1/w3 0.2, w2 0.15, output 0.3, norm weights 1 + 0.1·N(0,1)).
+{same_weights}
+
+{wtable}
+
+Inputs (`inputs.safetensors`; ids uniform in [0, 64)):
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embed` = tok_embeddings[t] (1, T, 32), `layers.N` = residual stream
+after layer N (1, T, 32), `norm` = after the final RMSNorm (1, T, 32).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+ROPE_INTERLEAVED = """Pairs (x[2m], x[2m+1]) of each head vector are rotated by the angle p·θ_m:
+
+```
+x'[2m]   = x[2m]·cos(p·θ_m) − x[2m+1]·sin(p·θ_m)
+x'[2m+1] = x[2m]·sin(p·θ_m) + x[2m+1]·cos(p·θ_m)
+```
+(i.e. (x[2m] + i·x[2m+1]) · e^{i·p·θ_m} as complex numbers; llama2.c / Meta layout.)"""
+
+ROPE_HALF = """Pairs (x[m], x[m+d/2]) of each head vector are rotated by the angle p·θ_m
+(`x·cos + rotate_half(x)·sin`, with cos/sin = cat(freqs, freqs) and rotate_half(x) = cat(−x[d/2:], x[:d/2])):
+
+```
+x'[m]       = x[m]·cos(p·θ_m) − x[m+d/2]·sin(p·θ_m)
+x'[m+d/2]   = x[m+d/2]·cos(p·θ_m) + x[m]·sin(p·θ_m)
+```
+(Hugging Face LlamaModel layout.)"""
+
+
+def case_llama(rep_i, rep_h):
+    a = ModelArgs()
+    seed = 4
+    init = Init(seed)
+    W = llama_weights(init, a)
+    tokens = init.ids([1, 12], 0, a.vocab_size)
+    inputs = [('tokens', tokens)]
+
+    # interleaved: llama2.c model.py
+    m_i = LlamaTransformer(a)
+    missing, unexpected = m_i.load_state_dict({k: t64(v) for k, v in W.items()}, strict=False)
+    assert not unexpected and all(k.endswith('.mask') for k in missing)
+    m_i.eval()
+    got, remove = hooks([('layers.%d' % i, b) for i, b in enumerate(m_i.layers)] + [('norm', m_i.norm)])
+    with torch.no_grad():
+        logits_i = m_i(t64(tokens))
+    remove()
+    debug_i = [('embed', t64(W['tok_embeddings.weight'])[t64(tokens)])] + \
+              [(k, got[k]) for k in ['layers.0', 'layers.1', 'norm']]
+
+    # half: HF LlamaForCausalLM, same weights
+    m_h = LlamaForCausalLMHF(a)
+    m_h.load_llama2c_names(W)
+    m_h.eval()
+    got, remove = hooks([('layers.%d' % i, b) for i, b in enumerate(m_h.layers)] + [('norm', m_h.norm)])
+    with torch.no_grad():
+        logits_h = m_h(t64(tokens))
+    remove()
+    debug_h = [('embed', t64(W['tok_embeddings.weight'])[t64(tokens)])] + \
+              [(k, got[k]) for k in ['layers.0', 'layers.1', 'norm']]
+
+    # cross-checks
+    with torch.no_grad():
+        runc = llama_runc(W, tokens, a)
+        m_p = LlamaForCausalLMHF(a)
+        m_p.load_llama2c_names(W, permute_qk=hf_permute)
+        m_p.eval()
+        logits_p = m_p(t64(tokens))
+    rep_i.check("llama2.c model.py (view_as_complex) vs run.c-style per-position/per-head loop "
+                "with real cos/sin (logits)", logits_i, runc)
+    rep_i.check("llama2.c model.py vs Hugging Face rotate_half model with wq/wk rows permuted as "
+                "convert_llama_weights_to_hf.py does (logits)", logits_i, logits_p)
+    rep_h.check("Hugging Face rotate_half model on permuted wq/wk vs llama2.c model.py on the original "
+                "weights (logits) — validates the rotate_half code path used for this case", logits_p, logits_i)
+    d, m = maxdiff(logits_i, logits_h)
+    note = ("Sanity: the two RoPE variants on the *same* weights really differ: max |logits(llama-interleaved) "
+            "− logits(llama-half)| = %.3f (max |logits| %.3f)." % (d, m))
+    rep_h.lines.append(note)
+    rep_i.lines.append(note)
+
+    ref_i = ("llama2.c's `model.py` (github.com/karpathy/llama2.c; the `precompute_freqs_cis` / "
+             "`reshape_for_broadcast` / `apply_rotary_emb` with `torch.view_as_complex` version, as in "
+             "Meta's llama `model.py`), classes `RMSNorm`, `Attention` (with `repeat_kv`), `FeedForward`, "
+             "`TransformerBlock`, `Transformer`, with `.float()` replaced by `.double()`; logits of all "
+             "positions are produced.")
+    ref_h = ("Hugging Face transformers `modeling_llama.py`: `LlamaRMSNorm`, `LlamaRotaryEmbedding`, "
+             "`rotate_half`, `apply_rotary_pos_emb`, `repeat_kv`, `LlamaAttention` (eager), `LlamaMLP` "
+             "(gate_proj = w1, up_proj = w3, down_proj = w2), `LlamaDecoderLayer`, `LlamaModel` + `lm_head`, "
+             "reproduced in float64 with the llama2.c tensor names mapped onto HF modules "
+             "(input_layernorm = attention_norm, post_attention_layernorm = ffn_norm, embed_tokens = "
+             "tok_embeddings, lm_head = output). The causal mask adds finfo.min above the diagonal.")
+    same = ("These are the *same* weights (same file content) as `../llama-%s/weights.safetensors`; "
+            "only the RoPE pairing differs, so the logits differ.")
+    for case, rep, logits, debug, rope_name, rope_formula, ref, other, intro in [
+        ('llama-interleaved', rep_i, logits_i, debug_i, 'interleaved', ROPE_INTERLEAVED, ref_i, 'half',
+         "llama2.c / Meta checkpoint convention: RoPE rotates adjacent pairs (x[2m], x[2m+1])."),
+        ('llama-half', rep_h, logits_h, debug_h, 'rotate_half', ROPE_HALF, ref_h, 'interleaved',
+         "Hugging Face convention: RoPE rotates (x[m], x[m+d/2]) via `rotate_half`.")]:
+        expected = [('logits', logits)]
+        readme = LLAMA_README.format(
+            case=case, rope_name=rope_name, rope_formula=rope_formula, reference=ref, seed=seed, intro=intro,
+            same_weights=same % other, wtable=tensor_table(list(W.items())), itable=tensor_table(inputs),
+            ids=ids_text(inputs), etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+            common=COMMON_README.format(files=files_rows(True), case=case, wsrc=""))
+        write_case(case, W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
+# BERT-like encoder: HF BertEmbeddings-style embeddings + torch.nn.TransformerEncoderLayer
+# ----------------------------------------------------------------------------------------------
+
+class BertRef(nn.Module):
+    def __init__(self, vocab=50, d=32, heads=4, ff=64, layers=2, max_pos=16, types=2, eps=1e-12):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, d)
+        self.position_embeddings = nn.Embedding(max_pos, d)
+        self.token_type_embeddings = nn.Embedding(types, d)
+        self.LayerNorm = nn.LayerNorm(d, eps=eps)
+        self.layers = nn.ModuleList([
+            nn.TransformerEncoderLayer(d_model=d, nhead=heads, dim_feedforward=ff, dropout=0.0,
+                                       activation='gelu', batch_first=True, norm_first=False,
+                                       layer_norm_eps=eps)
+            for _ in range(layers)])
+        self.pooler = nn.Linear(d, d)
+
+    def forward(self, tokens, token_types, valid):
+        B, T = tokens.shape
+        position_ids = torch.arange(T)[None, :]
+        embeddings = self.word_embeddings(tokens) + self.token_type_embeddings(token_types)
+        embeddings = embeddings + self.position_embeddings(position_ids)
+        x = self.LayerNorm(embeddings)
+        pad = valid == 0  # True = key excluded
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=pad)
+        pooled = torch.tanh(self.pooler(x[:, 0]))
+        return x, pooled
+
+    def load_hf(self, W):
+        w = {k: t64(v) for k, v in W.items()}
+        with torch.no_grad():
+            self.word_embeddings.weight.copy_(w['embeddings.word_embeddings.weight'])
+            self.position_embeddings.weight.copy_(w['embeddings.position_embeddings.weight'])
+            self.token_type_embeddings.weight.copy_(w['embeddings.token_type_embeddings.weight'])
+            self.LayerNorm.weight.copy_(w['embeddings.LayerNorm.weight'])
+            self.LayerNorm.bias.copy_(w['embeddings.LayerNorm.bias'])
+            for n, L in enumerate(self.layers):
+                p = 'encoder.layer.%d.' % n
+                s = p + 'attention.self.'
+                L.self_attn.in_proj_weight.copy_(torch.cat([w[s + 'query.weight'], w[s + 'key.weight'],
+                                                            w[s + 'value.weight']], 0))
+                L.self_attn.in_proj_bias.copy_(torch.cat([w[s + 'query.bias'], w[s + 'key.bias'],
+                                                          w[s + 'value.bias']], 0))
+                L.self_attn.out_proj.weight.copy_(w[p + 'attention.output.dense.weight'])
+                L.self_attn.out_proj.bias.copy_(w[p + 'attention.output.dense.bias'])
+                L.norm1.weight.copy_(w[p + 'attention.output.LayerNorm.weight'])
+                L.norm1.bias.copy_(w[p + 'attention.output.LayerNorm.bias'])
+                L.linear1.weight.copy_(w[p + 'intermediate.dense.weight'])
+                L.linear1.bias.copy_(w[p + 'intermediate.dense.bias'])
+                L.linear2.weight.copy_(w[p + 'output.dense.weight'])
+                L.linear2.bias.copy_(w[p + 'output.dense.bias'])
+                L.norm2.weight.copy_(w[p + 'output.LayerNorm.weight'])
+                L.norm2.bias.copy_(w[p + 'output.LayerNorm.bias'])
+            self.pooler.weight.copy_(w['pooler.dense.weight'])
+            self.pooler.bias.copy_(w['pooler.dense.bias'])
+
+
+def bert_manual(W, tokens, token_types, valid, heads=4, eps=1e-12):
+    """Second computation in the style of HF modeling_bert.py (BertEmbeddings, BertSelfAttention with
+    transpose_for_scores and the additive extended attention mask (1 - mask) * finfo.min,
+    BertSelfOutput, BertIntermediate, BertOutput, BertPooler), directly on the HF-named tensors."""
+    w = {k: t64(v) for k, v in W.items()}
+    tokens, token_types, valid = t64(tokens), t64(token_types), t64(valid)
+    B, T = tokens.shape
+    d = w['embeddings.word_embeddings.weight'].shape[1]
+    hd = d // heads
+
+    def linear(x, name):
+        return x @ w[name + '.weight'].t() + w[name + '.bias']
+
+    def layernorm(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * w[name + '.weight'] + w[name + '.bias']
+
+    def transpose_for_scores(x):
+        return x.view(B, T, heads, hd).permute(0, 2, 1, 3)
+
+    x = (w['embeddings.word_embeddings.weight'][tokens] + w['embeddings.token_type_embeddings.weight'][token_types]
+         + w['embeddings.position_embeddings.weight'][torch.arange(T)][None])
+    x = layernorm(x, 'embeddings.LayerNorm')
+    ext = (1.0 - valid.double())[:, None, None, :] * torch.finfo(torch.float64).min
+    n_layers = len({k.split('.')[2] for k in W if k.startswith('encoder.layer.')})
+    for n in range(n_layers):
+        p = 'encoder.layer.%d.' % n
+        q = transpose_for_scores(linear(x, p + 'attention.self.query'))
+        k = transpose_for_scores(linear(x, p + 'attention.self.key'))
+        v = transpose_for_scores(linear(x, p + 'attention.self.value'))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + ext
+        probs = torch.softmax(scores, dim=-1)
+        ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, T, d)
+        attn = layernorm(linear(ctx, p + 'attention.output.dense') + x, p + 'attention.output.LayerNorm')
+        inter = linear(attn, p + 'intermediate.dense')
+        inter = 0.5 * inter * (1.0 + torch.erf(inter / math.sqrt(2.0)))
+        x = layernorm(linear(inter, p + 'output.dense') + attn, p + 'output.LayerNorm')
+    pooled = torch.tanh(linear(x[:, 0], 'pooler.dense'))
+    return x, pooled
+
+
+BERT_README = """
+# bert: BERT-style encoder (post-LN, GELU erf), batch of two with padding, random weights
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab_size | 50 (id 0 is used as the padding id) |
+| hidden (d) | 32 |
+| layers | 2 |
+| heads | 4, head_dim 8 |
+| intermediate | 64, GELU exact: gelu(z) = 0.5·z·(1 + erf(z/√2)) |
+| max positions | 16 (learned) |
+| token types | 2 (learned) |
+| LayerNorm | eps 1e-12, post-LN as in BERT |
+| attention mask | keys at padded positions (valid = 0) are excluded; padded query rows are computed normally |
+| pooler | pooled = tanh(pooler.dense(hidden[:, 0])) |
+
+Weight layout: Hugging Face BERT names, torch `nn.Linear` **[out, in]**, `y = x @ Wᵀ + b`.
+
+## Forward pass (formulas)
+
+For each sequence b (T = 7, positions 0..6 for every row, padded or not):
+
+```
+e[i]  = word_embeddings[t[i]] + token_type_embeddings[tt[i]] + position_embeddings[i]
+x     = LN(e; embeddings.LayerNorm)                  # LN(x) = (x-μ)/sqrt(σ²+1e-12)·w + b over d (biased variance)
+for each layer N (prefix encoder.layer.N.):
+  q = x @ attention.self.query.weightᵀ + .bias      # (T, 32) = (T, 4 heads, 8)
+  k = x @ attention.self.key.weightᵀ + .bias
+  v = x @ attention.self.value.weightᵀ + .bias
+  s_h[i,j] = q_h[i]·k_h[j] / sqrt(8), and -inf where valid[j] = 0;  p_h = softmax_j(s_h)
+  c     = concat_h Σ_j p_h[i,j] v_h[j]               # head h at columns h·8..h·8+7
+  a     = LN(x + c @ attention.output.dense.weightᵀ + .bias; attention.output.LayerNorm)
+  m     = gelu(a @ intermediate.dense.weightᵀ + .bias)             # (T, 64)
+  x     = LN(a + m @ output.dense.weightᵀ + .bias; output.LayerNorm)
+hidden = x                                           # (T, 32), all rows including padded ones
+pooled = tanh(hidden[0] @ pooler.dense.weightᵀ + pooler.dense.bias)
+```
+
+Mapping to `torch.nn.TransformerEncoderLayer` (used as the reference): `self_attn.in_proj_weight` =
+cat(query.weight, key.weight, value.weight) along dim 0 ([96, 32]), `in_proj_bias` likewise;
+`self_attn.out_proj` = `attention.output.dense`; `norm1` = `attention.output.LayerNorm`; `linear1` =
+`intermediate.dense`; `linear2` = `output.dense`; `norm2` = `output.LayerNorm`. (The weights were drawn
+under the HF names and packed into the torch modules; the split is the same in either direction.)
+
+## Reference implementation
+
+Embeddings as Hugging Face `BertEmbeddings` (word + token_type + position, LayerNorm; nn.Embedding /
+nn.LayerNorm modules), then for each layer `torch.nn.TransformerEncoderLayer(d_model=32, nhead=4,
+dim_feedforward=64, dropout=0, activation='gelu', batch_first=True, norm_first=False,
+layer_norm_eps=1e-12)` called with `src_key_padding_mask = (valid == 0)` (run in eval mode with
+autograd enabled, which selects its plain Python path; its fused C++ "fast path"
+`torch._transformer_encoder_layer_fwd`, taken under `no_grad`, is compared below), then
+`torch.tanh(nn.Linear(32, 32)(x[:, 0]))` as the pooler.
+
+## Tensors
+
+Weights (`weights.safetensors`; random: numpy RandomState({seed}); word embeddings std 0.3, position and
+token-type 0.2, query/key/value/attention.output/intermediate/pooler weights 0.2, output.dense weight
+0.15, biases 0.1, LayerNorm weights 1 + 0.1·N(0,1), biases 0.1·N(0,1)):
+
+{wtable}
+
+Inputs (`inputs.safetensors`): sequence 0 has length 7, sequence 1 length 4 padded with id 0 to 7;
+real ids are uniform in [1, 50).
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embeddings` = after the embedding LayerNorm (2, 7, 32), `layer.N` =
+output of encoder layer N (2, 7, 32).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def case_bert(rep):
+    seed = 5
+    init = Init(seed)
+    d, ff, V = 32, 64, 50
+    W = {}
+    W['embeddings.word_embeddings.weight'] = init.normal([V, d], 0.3)
+    W['embeddings.position_embeddings.weight'] = init.normal([16, d], 0.2)
+    W['embeddings.token_type_embeddings.weight'] = init.normal([2, d], 0.2)
+    W['embeddings.LayerNorm.weight'] = init.ln_weight(d)
+    W['embeddings.LayerNorm.bias'] = init.ln_bias(d)
+    for n in range(2):
+        p = 'encoder.layer.%d.' % n
+        for part in ['query', 'key', 'value']:
+            W[p + 'attention.self.%s.weight' % part] = init.normal([d, d], 0.2)
+            W[p + 'attention.self.%s.bias' % part] = init.normal([d], 0.1)
+        W[p + 'attention.output.dense.weight'] = init.normal([d, d], 0.2)
+        W[p + 'attention.output.dense.bias'] = init.normal([d], 0.1)
+        W[p + 'attention.output.LayerNorm.weight'] = init.ln_weight(d)
+        W[p + 'attention.output.LayerNorm.bias'] = init.ln_bias(d)
+        W[p + 'intermediate.dense.weight'] = init.normal([ff, d], 0.2)
+        W[p + 'intermediate.dense.bias'] = init.normal([ff], 0.1)
+        W[p + 'output.dense.weight'] = init.normal([d, ff], 0.15)
+        W[p + 'output.dense.bias'] = init.normal([d], 0.1)
+        W[p + 'output.LayerNorm.weight'] = init.ln_weight(d)
+        W[p + 'output.LayerNorm.bias'] = init.ln_bias(d)
+    W['pooler.dense.weight'] = init.normal([d, d], 0.2)
+    W['pooler.dense.bias'] = init.normal([d], 0.1)
+
+    T, lens = 7, [7, 4]
+    tokens = np.zeros([2, T], dtype=np.int32)
+    valid = np.zeros([2, T], dtype=np.int32)
+    for b, n in enumerate(lens):
+        tokens[b, :n] = init.ids([n], 1, V)
+        valid[b, :n] = 1
+    token_types = np.zeros([2, T], dtype=np.int32)
+    token_types[0, 4:] = 1
+
+    model = BertRef()
+    model.load_hf(W)
+    model.eval()
+    got, remove = hooks([('embeddings', model.LayerNorm)] + [('layer.%d' % i, L) for i, L in enumerate(model.layers)])
+    with torch.enable_grad():  # keeps TransformerEncoderLayer off its fused fast path
+        hidden, pooled = model(t64(tokens), t64(token_types), t64(valid))
+    remove()
+    hidden, pooled = hidden.detach(), pooled.detach()
+    debug = [(k, got[k]) for k in ['embeddings', 'layer.0', 'layer.1']]
+
+    mh, mp = bert_manual(W, tokens, token_types, valid)
+    rep.check("nn.TransformerEncoderLayer stack vs HF-BERT-style manual code on the HF-named tensors "
+              "(hidden, all rows)", hidden, mh)
+    rep.check("same (pooled)", pooled, mp)
+    fast = []
+    fwd = torch._transformer_encoder_layer_fwd
+
+    def spy(*a, **k):
+        fast.append(1)
+        return fwd(*a, **k)
+    torch._transformer_encoder_layer_fwd = spy
+    try:
+        with torch.no_grad():
+            hf, pf = model(t64(tokens), t64(token_types), t64(valid))
+    finally:
+        torch._transformer_encoder_layer_fwd = fwd
+    assert len(fast) == 2, "the fused fast path was expected under no_grad"
+    rep.check("TransformerEncoderLayer's Python path vs its fused C++ fast path "
+              "(torch._transformer_encoder_layer_fwd, eval + no_grad) (hidden, all rows)", hidden, hf)
+    # padding really is masked: changing the ids at padded positions must not change real rows
+    tokens2 = tokens.copy()
+    tokens2[1, 4:] = [7, 8, 9]
+    with torch.enable_grad():
+        h2, p2 = model(t64(tokens2), t64(token_types), t64(valid))
+    rep.check("padding is masked: hidden[1, :4] with the padded ids changed from 0 to 7,8,9", hidden[1, :4],
+              h2.detach()[1, :4])
+    # sequence 1 alone, unpadded, gives the same real rows
+    with torch.enable_grad():
+        h3, p3 = model(t64(tokens[1:, :4]), t64(token_types[1:, :4]), t64(valid[1:, :4]))
+    rep.check("sequence 1 run alone with length 4 (no padding) vs its rows 0..3 in the padded batch",
+              hidden[1, :4], h3.detach()[0])
+
+    inputs = [('tokens', tokens), ('token_types', token_types), ('valid', valid)]
+    expected = [('hidden', hidden), ('pooled', pooled)]
+    readme = BERT_README.format(
+        seed=seed, wtable=tensor_table(list(W.items())), itable=tensor_table(inputs), ids=ids_text(inputs),
+        etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+        common=COMMON_README.format(files=files_rows(True), case='bert', wsrc=""))
+    write_case('bert', W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoder-decoder (Vaswani et al. 2017): torch.nn.TransformerEncoderLayer + TransformerDecoderLayer
+# ----------------------------------------------------------------------------------------------
+
+def sinusoid(T, d):
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)) (The Annotated
+    Transformer's PositionalEncoding)."""
+    pe = torch.zeros(T, d)
+    position = torch.arange(0, T).unsqueeze(1).double()
+    div_term = torch.exp(torch.arange(0, d, 2).double() * -(math.log(10000.0) / d))
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)
+    return pe
+
+
+class EncDecRef(nn.Module):
+    def __init__(self, vocab=40, d=32, heads=4, ff=64, eps=1e-5):
+        super().__init__()
+        self.d = d
+        self.embed = nn.Embedding(vocab, d)
+        kw = dict(d_model=d, nhead=heads, dim_feedforward=ff, dropout=0.0, activation='relu',
+                  batch_first=True, norm_first=False, layer_norm_eps=eps)
+        self.enc = nn.TransformerEncoderLayer(**kw)
+        self.dec = nn.TransformerDecoderLayer(**kw)
+
+    def forward(self, src, src_valid, tgt):
+        S, T = src.shape[1], tgt.shape[1]
+        pad = src_valid == 0
+        xs = self.embed(src) * math.sqrt(self.d) + sinusoid(S, self.d)
+        memory = self.enc(xs, src_key_padding_mask=pad)
+        xt = self.embed(tgt) * math.sqrt(self.d) + sinusoid(T, self.d)
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True = not allowed
+        y = self.dec(xt, memory, tgt_mask=causal, memory_key_padding_mask=pad)
+        return F.linear(y, self.embed.weight), xs, memory, xt, y
+
+    def load_names(self, W):
+        w = {k: t64(v) for k, v in W.items()}
+
+        def mha(m, p):
+            m.in_proj_weight.copy_(torch.cat([w[p + 'q.weight'], w[p + 'k.weight'], w[p + 'v.weight']], 0))
+            m.in_proj_bias.copy_(torch.cat([w[p + 'q.bias'], w[p + 'k.bias'], w[p + 'v.bias']], 0))
+            m.out_proj.weight.copy_(w[p + 'o.weight'])
+            m.out_proj.bias.copy_(w[p + 'o.bias'])
+
+        def lin(m, p):
+            m.weight.copy_(w[p + '.weight'])
+            m.bias.copy_(w[p + '.bias'])
+
+        with torch.no_grad():
+            self.embed.weight.copy_(w['embed.weight'])
+            mha(self.enc.self_attn, 'enc.self_attn.')
+            lin(self.enc.norm1, 'enc.ln1')
+            lin(self.enc.linear1, 'enc.ffn.w1')
+            lin(self.enc.linear2, 'enc.ffn.w2')
+            lin(self.enc.norm2, 'enc.ln2')
+            mha(self.dec.self_attn, 'dec.self_attn.')
+            lin(self.dec.norm1, 'dec.ln1')
+            mha(self.dec.multihead_attn, 'dec.cross_attn.')
+            lin(self.dec.norm2, 'dec.ln2')
+            lin(self.dec.linear1, 'dec.ffn.w1')
+            lin(self.dec.linear2, 'dec.ffn.w2')
+            lin(self.dec.norm3, 'dec.ln3')
+
+
+def encdec_manual(W, src, src_valid, tgt, heads=4, eps=1e-5):
+    """Second computation: per-sequence, per-head loops with explicit masks, on the saved names."""
+    w = {k: t64(v) for k, v in W.items()}
+    E = w['embed.weight']
+    d = E.shape[1]
+    hd = d // heads
+
+    def lin(x, p):
+        return x @ w[p + '.weight'].t() + w[p + '.bias']
+
+    def ln(x, p):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * w[p + '.weight'] + w[p + '.bias']
+
+    def attention(xq, xkv, p, allowed):  # allowed[i][j] bool
+        q, k, v = lin(xq, p + 'q'), lin(xkv, p + 'k'), lin(xkv, p + 'v')
+        out = torch.zeros(xq.shape[0], d)
+        for h in range(heads):
+            s = slice(h * hd, (h + 1) * hd)
+            for i in range(xq.shape[0]):
+                js = [j for j in range(xkv.shape[0]) if allowed(i, j)]
+                sc = torch.stack([(q[i, s] * k[j, s]).sum() / math.sqrt(hd) for j in js])
+                pr = torch.exp(sc - sc.max())
+                pr = pr / pr.sum()
+                out[i, s] = sum(pr[n] * v[j, s] for n, j in enumerate(js))
+        return lin(out, p + 'o')
+
+    def pe(T):
+        P = torch.zeros(T, d)
+        for pos in range(T):
+            for i in range(0, d, 2):
+                ang = pos / (10000.0 ** (i / d))
+                P[pos, i] = math.sin(ang)
+                P[pos, i + 1] = math.cos(ang)
+        return P
+
+    outs = []
+    for b in range(src.shape[0]):
+        S, T = src.shape[1], tgt.shape[1]
+        val = [bool(src_valid[b, j]) for j in range(S)]
+        xs = E[t64(src[b])] * math.sqrt(d) + pe(S)
+        xs = ln(xs + attention(xs, xs, 'enc.self_attn.', lambda i, j: val[j]), 'enc.ln1')
+        mem = ln(xs + lin(torch.relu(lin(xs, 'enc.ffn.w1')), 'enc.ffn.w2'), 'enc.ln2')
+        y = E[t64(tgt[b])] * math.sqrt(d) + pe(T)
+        y = ln(y + attention(y, y, 'dec.self_attn.', lambda i, j: j <= i), 'dec.ln1')
+        y = ln(y + attention(y, mem, 'dec.cross_attn.', lambda i, j: val[j]), 'dec.ln2')
+        y = ln(y + lin(torch.relu(lin(y, 'dec.ffn.w1')), 'dec.ffn.w2'), 'dec.ln3')
+        outs.append(y @ E.t())
+    return torch.stack(outs)
+
+
+ENCDEC_README = """
+# encdec: original Transformer encoder-decoder (1 + 1 layers, post-LN, ReLU), random weights
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab | 40, shared by source and target (id 0 is used as the padding id) |
+| d_model | 32 |
+| heads | 4, head_dim 8 |
+| FFN | 32 → 64 → 32, ReLU |
+| layers | 1 encoder layer, 1 decoder layer |
+| LayerNorm | eps 1e-5, post-LN (after each residual add) |
+| embeddings | one matrix `embed.weight` [40, 32] for source and target, multiplied by √32; plus sinusoidal positions |
+| output | logits = y @ embed.weightᵀ (tied, no bias) |
+| final norm | **none**: there is no extra encoder/decoder LayerNorm beyond the layers' own `ln*` (unlike `nn.Transformer`, which adds one to each stack) |
+
+Positions (not stored; computed): PE(pos, 2i) = sin(pos / 10000^(2i/32)), PE(pos, 2i+1) =
+cos(pos / 10000^(2i/32)) (interleaved sin/cos), pos = 0-based, for source and target separately.
+
+Weight layout: torch `nn.Linear`, **[out, in]**, `y = x @ Wᵀ + b`. Attention projections `q`, `k`,
+`v`, `o` are [32, 32] each (nn.MultiheadAttention's `in_proj_weight` [96, 32] split into three row
+blocks: q rows 0..31, k 32..63, v 64..95; `o` = `out_proj`); head h uses rows h·8..h·8+7 of q, k, v.
+
+## Forward pass (formulas)
+
+```
+MHA(xq, xkv; p, allowed):  q = xq @ p.q.weightᵀ + p.q.bias,  k, v likewise from xkv
+   s_h[i,j] = q_h[i]·k_h[j]/sqrt(8) where allowed(i, j), -inf elsewhere;  p_h = softmax_j(s_h)
+   return concat_h(Σ_j p_h[i,j] v_h[j]) @ p.o.weightᵀ + p.o.bias
+LN(x; p) = (x-μ)/sqrt(σ²+1e-5)·p.weight + p.bias     (over the 32 features, biased variance)
+
+encoder (per sequence, S = 6 positions):
+  xs  = embed[src]·√32 + PE[0..S-1]
+  xs  = LN(xs + MHA(xs, xs; enc.self_attn, allowed = src_valid[j] == 1); enc.ln1)
+  mem = LN(xs + (relu(xs @ enc.ffn.w1.weightᵀ + b1) @ enc.ffn.w2.weightᵀ + b2); enc.ln2)
+decoder (T = 5 positions):
+  y   = embed[tgt]·√32 + PE[0..T-1]
+  y   = LN(y + MHA(y, y; dec.self_attn, allowed = j <= i); dec.ln1)                 # causal
+  y   = LN(y + MHA(y, mem; dec.cross_attn, allowed = src_valid[j] == 1); dec.ln2)   # padded memory keys excluded
+  y   = LN(y + (relu(y @ dec.ffn.w1.weightᵀ + b1) @ dec.ffn.w2.weightᵀ + b2); dec.ln3)
+logits = y @ embed.weightᵀ                                                          # (T, 40)
+```
+
+Encoder rows at padded source positions are computed (and appear in `debug.safetensors`) but, being
+masked as keys, never influence the output.
+
+## Reference implementation
+
+`torch.nn.TransformerEncoderLayer` and `torch.nn.TransformerDecoderLayer` (d_model=32, nhead=4,
+dim_feedforward=64, dropout=0, activation='relu', batch_first=True, norm_first=False,
+layer_norm_eps=1e-5); the encoder layer called with `src_key_padding_mask = (src_valid == 0)`, the
+decoder layer with `tgt_mask` = boolean upper triangle (True above the diagonal = not allowed) and
+`memory_key_padding_mask = (src_valid == 0)`; embedding and PE as in The Annotated Transformer
+(`Embeddings`: lut(x)·√d_model; `PositionalEncoding` with `div_term = exp(arange(0, d, 2)·−ln(10000)/d)`);
+the output projection `F.linear(y, embed.weight)`. Run in eval mode with autograd enabled (no fused fast
+path). Names: encoder `self_attn` → `enc.self_attn.{{q,k,v,o}}`, `norm1` → `enc.ln1`, `linear1`/`linear2` →
+`enc.ffn.w1`/`w2`, `norm2` → `enc.ln2`; decoder `self_attn` → `dec.self_attn`, `norm1` → `dec.ln1`,
+`multihead_attn` → `dec.cross_attn`, `norm2` → `dec.ln2`, `linear1`/`linear2` → `dec.ffn.w1`/`w2`,
+`norm3` → `dec.ln3`.
+
+## Tensors
+
+Weights (`weights.safetensors`; random: numpy RandomState({seed}); embed std 0.3, attention/w1 weights
+0.2, w2 weights 0.15, biases 0.1, LayerNorm weights 1 + 0.1·N(0,1), biases 0.1·N(0,1)):
+
+{wtable}
+
+Inputs (`inputs.safetensors`): source 0 has length 6, source 1 length 4 padded with id 0 to 6;
+targets have length 5 (no padding), start with id 1 (playing BOS; it has no special meaning here);
+other ids uniform in [1, 40).
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `src_embed` (2, 6, 32) = embed[src]·√32 + PE, `memory` (2, 6, 32) =
+encoder layer output, `tgt_embed` (2, 5, 32), `dec_out` (2, 5, 32) = decoder layer output before the
+projection.
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def case_encdec(rep):
+    seed = 6
+    init = Init(seed)
+    d, ff, V = 32, 64, 40
+    W = {'embed.weight': init.normal([V, d], 0.3)}
+
+    def mha(p):
+        for n in 'qkvo':
+            W[p + n + '.weight'] = init.normal([d, d], 0.2)
+            W[p + n + '.bias'] = init.normal([d], 0.1)
+
+    def ln(p):
+        W[p + '.weight'] = init.ln_weight(d)
+        W[p + '.bias'] = init.ln_bias(d)
+
+    def ffn(p):
+        W[p + 'w1.weight'] = init.normal([ff, d], 0.2)
+        W[p + 'w1.bias'] = init.normal([ff], 0.1)
+        W[p + 'w2.weight'] = init.normal([d, ff], 0.15)
+        W[p + 'w2.bias'] = init.normal([d], 0.1)
+
+    mha('enc.self_attn.')
+    ln('enc.ln1')
+    ffn('enc.ffn.')
+    ln('enc.ln2')
+    mha('dec.self_attn.')
+    ln('dec.ln1')
+    mha('dec.cross_attn.')
+    ln('dec.ln2')
+    ffn('dec.ffn.')
+    ln('dec.ln3')
+
+    S, T, lens = 6, 5, [6, 4]
+    src = np.zeros([2, S], dtype=np.int32)
+    src_valid = np.zeros([2, S], dtype=np.int32)
+    for b, n in enumerate(lens):
+        src[b, :n] = init.ids([n], 1, V)
+        src_valid[b, :n] = 1
+    tgt = init.ids([2, T], 1, V)
+    tgt[:, 0] = 1
+
+    model = EncDecRef()
+    model.load_names(W)
+    model.eval()
+    with torch.enable_grad():
+        logits, xs, memory, xt, y = (t.detach() for t in model(t64(src), t64(src_valid), t64(tgt)))
+    debug = [('src_embed', xs), ('memory', memory), ('tgt_embed', xt), ('dec_out', y)]
+
+    manual = encdec_manual(W, src, src_valid, tgt)
+    rep.check("nn.TransformerEncoderLayer + nn.TransformerDecoderLayer vs per-head/per-query loops with "
+              "explicit masks and a loop-built PE table (logits)", logits, manual)
+    src2 = src.copy()
+    src2[1, 4:] = [5, 6]
+    with torch.enable_grad():
+        l2 = model(t64(src2), t64(src_valid), t64(tgt))[0].detach()
+    rep.check("padding is masked: logits[1] with the padded source ids changed from 0 to 5,6", logits[1], l2[1])
+    with torch.enable_grad():
+        l3 = model(t64(src[1:, :4]), t64(src_valid[1:, :4]), t64(tgt[1:]))[0].detach()
+    rep.check("pair 1 run alone with an unpadded source of length 4 vs its logits in the padded batch",
+              logits[1], l3[0])
+    with torch.enable_grad():
+        l4 = model(t64(src), t64(src_valid), t64(tgt[:, :3]))[0].detach()
+    rep.check("causality: logits for a 3-token target prefix vs the first 3 rows of the full target",
+              logits[:, :3], l4)
+
+    inputs = [('src', src), ('src_valid', src_valid), ('tgt', tgt)]
+    expected = [('logits', logits)]
+    readme = ENCDEC_README.format(
+        seed=seed, wtable=tensor_table(list(W.items())), itable=tensor_table(inputs), ids=ids_text(inputs),
+        etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+        common=COMMON_README.format(files=files_rows(True), case='encdec', wsrc=""))
+    write_case('encdec', W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
+
+GPT2A_INTRO = ("Tensor names **without** a prefix, as in Hugging Face `GPT2Model` checkpoints "
+               "(e.g. the `gpt2` model on the Hub): `wte.weight`, `h.0.attn.c_attn.weight`, ...")
+GPT2B_INTRO = ("Tensor names **with** the `transformer.` prefix, as written by Hugging Face "
+               "`GPT2LMHeadModel.save_pretrained` (the tied `lm_head.weight` is not stored). A Hugging Face "
+               "`config.json` sits beside the weights, and `model.safetensors` is a symbolic link to "
+               "`weights.safetensors`, so that `kiln import tests/ref/gpt2-b` can treat this folder as a Hugging "
+               "Face model folder.")
+
+CASES = ['gpt2-a', 'gpt2-b', 'makemore-names', 'makemore-tr-names', 'llama-interleaved', 'llama-half',
+         'bert', 'encdec']
+
+
+def main(argv):
+    want = argv or CASES
+    bad = [c for c in want if c not in CASES]
+    if bad:
+        sys.stderr.write("make_refs.py: unknown case(s) %s; cases: %s\n" % (", ".join(bad), ", ".join(CASES)))
+        return 2
+    reps = []
+    if 'gpt2-a' in want:
+        reps.append(case_gpt2('gpt2-a', 1, C=32, H=4, L=2, P=24, V=101, T=20, prefix='', intro=GPT2A_INTRO))
+    if 'gpt2-b' in want:
+        reps.append(case_gpt2('gpt2-b', 2, C=48, H=3, L=3, P=40, V=77, T=33, prefix='transformer.',
+                              intro=GPT2B_INTRO, config=gpt2_config(48, 3, 3, 40, 77)))
+    if 'makemore-names' in want:
+        reps.append(case_makemore('makemore-names', 'makemore-names-gpt',
+                                  ['.emma', '.olivia', '.', '.emma.olivia.ava']))
+    if 'makemore-tr-names' in want:
+        reps.append(case_makemore('makemore-tr-names', 'makemore-tr-names-gpt',
+                                  ['.ayse', '.mehmet', '.', '.zeynep.mehmet.']))
+    if 'llama-interleaved' in want or 'llama-half' in want:
+        ri, rh = Report('llama-interleaved'), Report('llama-half')
+        case_llama(ri, rh)  # both folders are written together (shared weights)
+        reps += [ri, rh]
+    if 'bert' in want:
+        r = Report('bert')
+        case_bert(r)
+        reps.append(r)
+    if 'encdec' in want:
+        r = Report('encdec')
+        case_encdec(r)
+        reps.append(r)
+    failed = [r.case for r in reps if r.failed]
+    if failed:
+        sys.stderr.write("make_refs.py: cross-check disagreement in %s\n" % ", ".join(failed))
+        return 1
+    print("ok: %s" % ", ".join(r.case for r in reps))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
