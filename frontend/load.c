@@ -87,6 +87,11 @@ int fe_bind_weights(Module *m, Diag *d)
             diag_error(d, w->loc, "weight tensor '%s': the model says %s, %s has %s", w->tensor, b1, where, b2);
             continue;
         }
+        if (w->declared >= 0 && w->declared != (int)t->dtype) {
+            diag_error(d, w->loc, "weight tensor '%s': the model says %s, %s has %s", w->tensor,
+                       dtype_name((DType)w->declared), where, t->dtype_raw ? t->dtype_raw : st_dtype_of(t->dtype));
+            continue;
+        }
         w->dtype = t->dtype;
         w->data = t->data;
     }

@@ -177,6 +177,15 @@ static Loc src_loc(Builder *b, const Src *s, size_t off)
     return loc_make(diag_file(b->d, s->name), line, col);
 }
 
+/* Whether more errors were reported since errors0 than Diag prints (max_errors; it says
+ * "too many errors" at the first one past): then we stop looking. Each message costs up to a
+ * pass over the file (src_loc), so this also bounds the time a file full of errors takes. */
+static int too_many(const Builder *b, int errors0)
+{
+    int limit = b->d->max_errors ? b->d->max_errors : 20;
+    return b->d->n_errors - errors0 > limit;
+}
+
 static Loc line_loc(Builder *b, const Src *s, uint32_t line, uint32_t col)
 {
     return loc_make(diag_file(b->d, s->name), line, col);
@@ -443,14 +452,17 @@ static int vocab_read(Builder *b)
     b->key_str = xcalloc(b->n, sizeof *b->key_str);
     b->bytes = xmalloc(v->len);         /* a stand-in is at least one byte of UTF-8 */
     uint32_t k = 0;
-    json_object_object_foreach(obj, key, val) vocab_entry(b, k++, key, val);
+    json_object_object_foreach(obj, key, val) {
+        if (too_many(b, errors)) break;
+        vocab_entry(b, k++, key, val);
+    }
     /* n distinct ids, each in 0..n-1: the ids are dense */
     if (d->n_errors > errors) {
         json_object_put(obj);
         return -1;
     }
     vocab_index(b);
-    for (uint32_t c = 0; c < 256; c++) {
+    for (uint32_t c = 0; c < 256 && !too_many(b, errors); c++) {
         uint8_t byte = (uint8_t)c;
         b->byte_ids[c] = vocab_find(b, &byte, 1);
         if (b->byte_ids[c] == NONE) {
@@ -548,7 +560,7 @@ static int merges_read(Builder *b)
     b->scratch = xmalloc(m->len);
 
     size_t pos = 0;
-    for (uint32_t line = 1; pos < m->len; line++) {
+    for (uint32_t line = 1; pos < m->len && !too_many(b, errors); line++) {
         const char *s = m->text + pos;
         const char *nl = memchr(s, '\n', m->len - pos);
         size_t n = nl ? (size_t)(nl - s) : m->len - pos;

@@ -575,6 +575,7 @@ static void read_weight(Fe *fe, GraphBuild *gb, xmlNode *x, const Scope *sc)
         }
     } else {
         w = ir_module_add_weight(fe->m, tensor, dtype, &s, at);
+        fe->m->weights[w].declared = dt ? (int)dtype : -1;
     }
     Node *n = ir_node_new(gb->g, OP_WEIGHT, name, at);
     ir_node_set_attr(fe->m, n, A_tensor)->v.s = fe->m->weights[w].tensor;
@@ -700,8 +701,9 @@ static const char *closest_name(GraphBuild *gb, const char *name)
     return hit;
 }
 
-static void finish_graph(Fe *fe, GraphBuild *gb)
+static void finish_graph(Fe *fe, GraphBuild *gb, int errs_before)
 {
+    if (fe->d->n_errors > errs_before) return;   /* names would only cascade from those errors */
     Graph *g = gb->g;
     ir_graph_renumber(g);
     Node **idx = xcalloc((size_t)g->n_nodes + 1, sizeof *idx);
@@ -747,8 +749,9 @@ static void read_graph(Fe *fe, xmlNode *x)
     }
     GraphBuild gb = { 0 };
     gb.g = ir_graph_new(fe->m, name, elem_loc(fe, x));
+    int errs = fe->d->n_errors;
     read_graph_body(fe, &gb, x->children, NULL, NULL);
-    finish_graph(fe, &gb);
+    finish_graph(fe, &gb, errs);
     free(gb.pend);
     free(gb.alias);
     free(gb.outs);

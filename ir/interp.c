@@ -207,10 +207,8 @@ static int eval_dim(Interp *in, const Node *n, Dim d, int64_t *out)
     for (int i = 0; i < IR_DIM_TERMS && d.sym[i]; i++) {
         int s = d.sym[i];
         if (in->sym[s] < 0) {
-            char b[96];
-            ir_dim_str(in->m, d, b, sizeof b);
-            return node_error(in, n, "dimension %s needs '%s', which no input determines and nobody bound",
-                              b, in->m->syms[s].name);
+            return node_error(in, n, "its shape needs '%s', which no input of this graph determines and which"
+                              " was not bound", in->m->syms[s].name);
         }
         v += in->sym[s];
     }

@@ -178,7 +178,8 @@ typedef struct WeightFile {
 
 typedef struct Weight {     /* one tensor of the weight files, shared by WEIGHT nodes */
     const char *tensor;
-    DType dtype;
+    DType dtype;            /* the file's, once bound */
+    int declared;           /* dtype the model demands (a DType), or -1: whatever the file has */
     Shape shape;            /* constant dims only */
     const void *data;       /* into a mapped file; may be unaligned */
     Loc loc;

@@ -98,7 +98,7 @@ int ir_module_add_weight_file(Module *m, const char *path, Loc loc)
 
 int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *shape, Loc loc)
 {
-    Weight w = { arena_strdup(m->arena, tensor), dt, *shape, NULL, loc };
+    Weight w = { arena_strdup(m->arena, tensor), dt, -1, *shape, NULL, loc };
     ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, w);
     return m->n_weights - 1;
 }

@@ -396,11 +396,13 @@ static int parse_node(P *p, Graph *g, Pending **pend, int *n_pend, int *cap_pend
     char *name = p->tok.s;
     next(p);
     if (expect_punct(p, "=")) return -1;
+    Loc op_at = here(p);
     char *opname = expect_ident(p, "an op name");
     if (!opname) return -1;
     int op = op_from_name(opname);
     if (op < 0) {
-        err(p, "unknown op '%s'", opname);
+        diag_error(p->d, op_at, "unknown op '%s'", opname);
+        p->failed = 1;
         return -1;
     }
     Node *n = ir_node_new(g, (OpKind)op, name, at);
@@ -463,7 +465,10 @@ static void bind_refs(P *p, Graph *g)
             const char *t = ir_attr_str(n, A_tensor, NULL);
             if (!t) continue;       /* the verifier reports it */
             int w = ir_module_weight(p->m, t);
-            if (w < 0) w = ir_module_add_weight(p->m, t, n->dtype, &n->shape, n->loc);
+            if (w < 0) {
+                w = ir_module_add_weight(p->m, t, n->dtype, &n->shape, n->loc);
+                p->m->weights[w].declared = (int)n->dtype;   /* the text states it */
+            }
             else if (!shape_eq(&p->m->weights[w].shape, &n->shape) || p->m->weights[w].dtype != n->dtype) {
                 diag_error(p->d, n->loc, "weight '%s': tensor '%s' is used with two different types", n->name, t);
                 p->failed = 1;
@@ -545,6 +550,11 @@ static void parse_graph(P *p)
         }
     }
     expect_eol(p);
+    if (p->failed) {            /* names would only cascade from the first error */
+        free(pend);
+        free(outs);
+        return;
+    }
     /* resolve input names */
     Node **idx = xcalloc((size_t)g->n_nodes + 1, sizeof *idx);
     memcpy(idx, g->nodes, (size_t)g->n_nodes * sizeof *idx);
@@ -690,9 +700,10 @@ Module *ir_parse(Arena *a, Diag *d, const char *path, const char *text, size_t l
     }
     next(&p);
     int64_t version = 0;
+    Loc vat = here(&p);
     if (expect_int(&p, "the format version", &version)) return NULL;
     if (version != 1) {
-        err(&p, "IR format version %lld is not supported (this kiln reads version 1)", (long long)version);
+        diag_error(d, vat, "IR format version %lld is not supported (this kiln reads version 1)", (long long)version);
         return NULL;
     }
     expect_eol(&p);

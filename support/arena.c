@@ -93,7 +93,8 @@ char *arena_printf(Arena *a, const char *fmt, ...)
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char probe[1];
+    int n = vsnprintf(probe, sizeof probe, fmt, ap);
     va_end(ap);
     KILN_ASSERT(n >= 0);
     char *p = arena_alloc(a, (size_t)n + 1);

@@ -1,0 +1,133 @@
+/* fuzz_tokenizer.c — libFuzzer target for the GPT-2 tokenizer, builder and runtime.
+ *
+ * The first byte of the input picks what the rest is:
+ *   0  a vocab.json and a merges.txt, split at the first NUL byte, given to the builder;
+ *   1  the same, but the vocabulary starts with small_vocab.h's 256 byte tokens, so that the
+ *      builder gets past them and the merges are checked in earnest;
+ *   2  text to encode with the small tokenizer; valid UTF-8 must round-trip, invalid UTF-8 be
+ *      rejected with an offset inside the text;
+ *   3  (offset, byte) pairs XORed into the small tokenizer's blob, then rt_tok_open: if it
+ *      accepts the blob, encoding must still round-trip.
+ * Whenever the builder succeeds, its blob must open and round-trip. Any broken promise aborts,
+ * which libFuzzer reports as a crash. Build: meson setup -Dfuzz=true with CC=clang-19. */
+#include "frontend/tokenizer_gpt2.h"
+#include "runtime/tokenizer.h"
+#include "support/support.h"
+#include "small_vocab.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *small_blob;
+static size_t small_size;
+static RtTokenizer small;
+static char *byte_tokens;           /* line 1 of small_vocab.h's vocabulary, made once */
+static size_t byte_tokens_len;
+
+static void require(int ok, const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "fuzz_tokenizer: broken promise: %s\n", what);
+        abort();
+    }
+}
+
+/* Encodes text and checks what encode promises. */
+static void check_encode(const RtTokenizer *t, const uint8_t *text, size_t len)
+{
+    int32_t *ids = malloc((len + 1) * sizeof *ids);
+    char *back = malloc(len + 1);
+    size_t at = 0;
+    long n = rt_tok_encode(t, (const char *)text, len, ids, len + 1, &at);
+    if (n == RT_TOK_EUTF8) {
+        require(at < len, "UTF-8 error offset inside the text");
+    } else {
+        require(n >= 0 && (size_t)n <= len, "encode succeeds on valid UTF-8 with room len");
+        long m = rt_tok_decode(t, ids, (size_t)n, back, len + 1, NULL);
+        require(m == (long)len && memcmp(back, text, len) == 0, "decode(encode(text)) == text");
+    }
+    free(ids);
+    free(back);
+}
+
+static int build(const char *vocab, size_t vn, const char *merges, size_t mn, void **blob,
+                 size_t *size)
+{
+    Diag d;
+    diag_init(&d);
+    d.quiet = 1;
+    int rc = fe_gpt2_tokenizer_build_mem(&d, "vocab.json", vocab, vn, "merges.txt", merges, mn,
+                                         blob, size);
+    require((rc == 0) == (d.n_errors == 0), "failure if and only if errors were reported");
+    diag_free(&d);
+    return rc;
+}
+
+static void fuzz_files(const uint8_t *data, size_t size, int prefixed)
+{
+    const uint8_t *nul = memchr(data, 0, size);
+    size_t vn = nul ? (size_t)(nul - data) : size;
+    const char *merges = nul ? (const char *)nul + 1 : "";
+    size_t mn = nul ? size - vn - 1 : 0;
+    /* exact-size copies, so that ASan sees any read past the end */
+    size_t pn = prefixed ? byte_tokens_len : 0;
+    char *vocab = malloc(pn + vn ? pn + vn : 1);
+    memcpy(vocab, byte_tokens, pn);
+    memcpy(vocab + pn, data, vn);
+    vn += pn;
+    void *blob;
+    size_t bsize;
+    if (build(vocab, vn, merges, mn, &blob, &bsize) == 0) {
+        RtTokenizer t;
+        require(rt_tok_open(blob, bsize, &t) == RT_TOK_OK, "a built blob opens");
+        check_encode(&t, (const uint8_t *)"hello world <|endoftext|> 123 \xC3\xA9t\xC3\xA9\n\n", 30);
+        check_encode(&t, (const uint8_t *)merges, mn);
+        free(blob);
+    }
+    free(vocab);
+}
+
+static void fuzz_blob(const uint8_t *data, size_t size)
+{
+    uint8_t *b = malloc(small_size);
+    memcpy(b, small_blob, small_size);
+    for (size_t i = 0; i + 3 <= size; i += 3) {
+        size_t at = ((size_t)data[i] | (size_t)data[i + 1] << 8) % small_size;
+        b[at] ^= data[i + 2];
+    }
+    RtTokenizer t;
+    if (rt_tok_open(b, small_size, &t) == RT_TOK_OK) {
+        check_encode(&t, (const uint8_t *)"hello world, hell \xE6\x97\xA5 <|endoftext|>", 35);
+        check_encode(&t, data, size);
+    }
+    free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!small_blob) {
+        size_t n;
+        char *v = sv_vocab(sv_tail, strlen(sv_tail), &n);
+        require(build(v, n, sv_merges, strlen(sv_merges), &small_blob, &small_size) == 0,
+                "the small vocabulary builds");
+        require(rt_tok_open(small_blob, small_size, &small) == RT_TOK_OK, "it opens");
+        free(v);
+        byte_tokens = sv_vocab("", 0, &byte_tokens_len);
+    }
+    if (size == 0) return 0;
+    switch (data[0] % 4) {
+    case 0: fuzz_files(data + 1, size - 1, 0); break;
+    case 1: fuzz_files(data + 1, size - 1, 1); break;
+    case 2: {
+        uint8_t *text = malloc(size > 1 ? size - 1 : 1);    /* exact: overreads are caught */
+        memcpy(text, data + 1, size - 1);
+        check_encode(&small, text, size - 1);
+        free(text);
+        break;
+    }
+    case 3: fuzz_blob(data + 1, size - 1); break;
+    }
+    return 0;
+}
