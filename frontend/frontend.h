@@ -53,7 +53,11 @@ enum { FE_NO_WEIGHTS = 1 };     /* fe_load flags: do not open the weight files *
 /* Reads a model (XML, or .kir by extension), binds its weights and checks everything:
  * schema, names, shapes, weight files. NULL after reporting errors. */
 Module *fe_load(Arena *a, Diag *d, const char *path, unsigned flags);
-/* The steps of fe_load, for tools that need them apart. */
+/* The steps of fe_load, for tools that need them apart. fe_read_xml_mem reads a model
+ * description from memory (path names it in messages; relative paths start from its
+ * directory). */
+Module *fe_read_xml(Arena *a, Diag *d, const char *path);
+Module *fe_read_xml_mem(Arena *a, Diag *d, const char *path, const char *text, size_t len);
 int fe_bind_weights(Module *m, Diag *d);
 int fe_finish(Module *m, Diag *d);
 /* Closes the weight files (the module's arena is the caller's). */

@@ -33,6 +33,6 @@ char *fe_subst(Fe *fe, const Scope *sc, const char *text, Loc at);
 int fe_parse_dims(Fe *fe, const char *text, Shape *out, Loc at, const char *what);
 int fe_parse_dim(Fe *fe, const char *text, Dim *out, Loc at, const char *what);
 
-Module *fe_read_xml(Arena *a, Diag *d, const char *path);
+
 
 #endif

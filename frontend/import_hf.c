@@ -221,6 +221,17 @@ static void write_gpt2(FILE *f, const Gpt2Config *c, const char *src, const char
         "</model>\n");
 }
 
+/* target written relative to from_dir; for a file that does not exist yet, relative to
+ * its (existing) directory. */
+static const char *rel_path(Arena *a, const char *from_dir, const char *target)
+{
+    if (exists(target)) return path_relative(a, from_dir, target);
+    const char *slash = strrchr(target, '/');
+    const char *dir = path_relative(a, from_dir, path_dirname(a, target));
+    const char *base = slash ? slash + 1 : target;
+    return strcmp(dir, "") == 0 || strcmp(dir, ".") == 0 ? base : arena_printf(a, "%s/%s", dir, base);
+}
+
 int fe_import_hf(Diag *d, const char *dir, const char *out_path)
 {
     Arena a = { 0 };
@@ -233,47 +244,56 @@ int fe_import_hf(Diag *d, const char *dir, const char *out_path)
     }
     if (read_config(d, cfg, &c)) goto out;
     const char *weights = path_join(&a, dir, "model.safetensors");
-    if (!exists(weights)) {
-        if (exists(path_join(&a, dir, "pytorch_model.bin")))
-            diag_file_error(d, dir, "has pytorch_model.bin but no model.safetensors; kiln reads safetensors "
-                                    "(convert with the safetensors library)");
-        else diag_file_error(d, dir, "no model.safetensors");
+    const char *prefix = "", *vocab = NULL, *merges = NULL;
+    int tied = 1, have_weights = exists(weights);
+    if (have_weights) {
+        StFile sf;
+        if (st_open(&sf, weights, d, &a)) goto out;
+        prefix = st_find(&sf, "transformer.wte.weight") ? "transformer." : "";
+        int have_wte = st_find(&sf, "transformer.wte.weight") || st_find(&sf, "wte.weight");
+        tied = !st_find(&sf, "lm_head.weight");
+        st_close(&sf);
+        if (!have_wte) {
+            diag_file_error(d, weights, "no tensor 'wte.weight' or 'transformer.wte.weight': not GPT-2 weights");
+            goto out;
+        }
+    } else if (exists(path_join(&a, dir, "pytorch_model.bin"))) {
+        diag_file_error(d, dir, "has pytorch_model.bin but no model.safetensors; kiln reads safetensors "
+                                "(convert with the safetensors library)");
         goto out;
+    } else {
+        /* Describe the model now, check it once the weights are downloaded. */
+        diag_warning(d, loc_make(diag_file(d, dir), 0, 0),
+                     "no model.safetensors yet: assuming the Hugging Face hub layout (tensor names without "
+                     "'transformer.', tied head, vocab.json + merges.txt); `kiln check` verifies it once the files are there");
     }
-    StFile sf;
-    if (st_open(&sf, weights, d, &a)) goto out;
-    const char *prefix = st_find(&sf, "transformer.wte.weight") ? "transformer." : "";
-    int have_wte = st_find(&sf, "transformer.wte.weight") || st_find(&sf, "wte.weight");
-    int tied = !st_find(&sf, "lm_head.weight");
-    st_close(&sf);
-    if (!have_wte) {
-        diag_file_error(d, weights, "no tensor 'wte.weight' or 'transformer.wte.weight': not GPT-2 weights");
-        goto out;
-    }
-    const char *vocab = NULL, *merges = NULL;
     static const char *pairs[2][2] = { { "vocab.json", "merges.txt" }, { "encoder.json", "vocab.bpe" } };
     for (int i = 0; i < 2 && !vocab; i++)
         if (exists(path_join(&a, dir, pairs[i][0])) && exists(path_join(&a, dir, pairs[i][1]))) {
             vocab = path_join(&a, dir, pairs[i][0]);
             merges = path_join(&a, dir, pairs[i][1]);
         }
-    if (!vocab)
+    if (!vocab && !have_weights) {
+        vocab = path_join(&a, dir, "vocab.json");
+        merges = path_join(&a, dir, "merges.txt");
+    } else if (!vocab) {
         diag_warning(d, loc_make(diag_file(d, dir), 0, 0),
                      "no tokenizer files (vocab.json + merges.txt): the model will take token ids only");
+    }
     const char *out_dir = path_dirname(&a, out_path);
     FILE *f = fopen(out_path, "w");
     if (!f) {
         diag_file_error(d, out_path, "cannot write: %s", strerror(errno));
         goto out;
     }
-    write_gpt2(f, &c, dir, path_relative(&a, out_dir, weights), vocab ? path_relative(&a, out_dir, vocab) : NULL,
-               merges ? path_relative(&a, out_dir, merges) : NULL, prefix, tied);
+    write_gpt2(f, &c, dir, rel_path(&a, out_dir, weights), vocab ? rel_path(&a, out_dir, vocab) : NULL,
+               merges ? rel_path(&a, out_dir, merges) : NULL, prefix, tied);
     if (fclose(f) != 0) {
         diag_file_error(d, out_path, "cannot write: %s", strerror(errno));
         goto out;
     }
-    /* the proof: kiln accepts what it wrote, weights included */
-    Module *m = fe_load(&a, d, out_path, 0);
+    /* the proof: kiln accepts what it wrote, weights included when they are there */
+    Module *m = fe_load(&a, d, out_path, have_weights ? 0 : FE_NO_WEIGHTS);
     if (m) {
         fe_release(m);
         rc = 0;

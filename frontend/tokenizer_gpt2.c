@@ -682,16 +682,27 @@ int fe_gpt2_tokenizer_build(Diag *d, const char *vocab_path, const char *merges_
     return rc;
 }
 
-/* dir/a if it exists, else dir/b; malloc'd. */
+/* dir/name, malloc'd. */
+static char *join(const char *dir, const char *name)
+{
+    size_t nd = strlen(dir), nn = strlen(name);
+    int sep = nd > 0 && dir[nd - 1] != '/';
+    char *p = xmalloc(nd + (size_t)sep + nn + 1);
+    memcpy(p, dir, nd);
+    if (sep) p[nd] = '/';
+    memcpy(p + nd + (size_t)sep, name, nn + 1);
+    return p;
+}
+
+/* dir/a if it exists, else dir/b, else NULL; malloc'd. lstat: a dangling link is found, then
+ * reported when it cannot be read. */
 static char *pick(const char *dir, const char *a, const char *b)
 {
-    size_t n = strlen(dir) + 16;
-    char *p = xmalloc(n);
-    const char *sep = dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : "";
-    snprintf(p, n, "%s%s%s", dir, sep, a);
-    struct stat st;                     /* lstat: a dangling link is found, then reported */
+    struct stat st;
+    char *p = join(dir, a);
     if (lstat(p, &st) == 0) return p;
-    snprintf(p, n, "%s%s%s", dir, sep, b);
+    free(p);
+    p = join(dir, b);
     if (lstat(p, &st) == 0) return p;
     free(p);
     return NULL;

@@ -776,24 +776,42 @@ static void on_xml_error(void *user, xmlErrorPtr e)
     diag_error(fe->d, loc_make(fe->file, e->line > 0 ? (uint32_t)e->line : 0, col), "%s%s", schema ? "schema: " : "", msg);
 }
 
+/* model.xsd, compiled once per process (kiln is single-threaded) and kept until exit. */
+static xmlSchema *model_schema(void)
+{
+    static xmlSchema *schema;
+    if (!schema) {
+        xmlSchemaParserCtxt *pc = xmlSchemaNewMemParserCtxt(fe_model_xsd, (int)fe_model_xsd_len);
+        schema = pc ? xmlSchemaParse(pc) : NULL;
+        KILN_ASSERT(schema);    /* the schema is ours: failing to parse it is a kiln bug */
+        xmlSchemaFreeParserCtxt(pc);
+    }
+    return schema;
+}
+
 Module *fe_read_xml(Arena *a, Diag *d, const char *path)
+{
+    size_t len;
+    char *text = file_read_all(d, path, &len);
+    if (!text) return NULL;
+    Module *m = fe_read_xml_mem(a, d, path, text, len);
+    free(text);
+    return m;
+}
+
+Module *fe_read_xml_mem(Arena *a, Diag *d, const char *path, const char *text, size_t len)
 {
     Fe fe = { 0 };
     fe.a = a;
     fe.d = d;
     fe.path = path;
     fe.file = diag_file(d, path);
-    size_t len;
-    char *text = file_read_all(d, path, &len);
-    if (!text) return NULL;
     if (len == 0) {
         diag_file_error(d, path, "the file is empty");
-        free(text);
         return NULL;
     }
     if (len > (size_t)1 << 30) {
         diag_file_error(d, path, "the file is too large for a model description (%zu bytes)", len);
-        free(text);
         return NULL;
     }
     fe.text = text;
@@ -812,15 +830,10 @@ Module *fe_read_xml(Arena *a, Diag *d, const char *path)
     uint32_t ll = 0, lc = 0;
     mark_columns(&fe, root, &ll, &lc);
 
-    xmlSchemaParserCtxt *pc = xmlSchemaNewMemParserCtxt(fe_model_xsd, (int)fe_model_xsd_len);
-    xmlSchema *schema = pc ? xmlSchemaParse(pc) : NULL;
-    KILN_ASSERT(schema);    /* the schema is ours: failing to parse it is a kiln bug */
-    xmlSchemaValidCtxt *vc = xmlSchemaNewValidCtxt(schema);
+    xmlSchemaValidCtxt *vc = xmlSchemaNewValidCtxt(model_schema());
     xmlSchemaSetValidStructuredErrors(vc, on_xml_error, &fe);
     int bad = xmlSchemaValidateDoc(vc, doc);
     xmlSchemaFreeValidCtxt(vc);
-    xmlSchemaFree(schema);
-    xmlSchemaFreeParserCtxt(pc);
     if (bad || d->n_errors > errs) {
         if (d->n_errors == errs) diag_file_error(d, path, "does not follow the model format (docs/model-format.md)");
         goto out;
@@ -841,6 +854,5 @@ Module *fe_read_xml(Arena *a, Diag *d, const char *path)
 out:
     if (doc) xmlFreeDoc(doc);
     xmlSetStructuredErrorFunc(NULL, NULL);
-    free(text);
     return m;
 }

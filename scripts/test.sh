@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 
 status=0
 builds=""
-run() {     # run DIR CC SETUP-ARGS...: configure (once), build, test
+run() {     # run DIR CC SUITE SETUP-ARGS...: configure (once), build, test (SUITE: all or one)
     dir=$1
     compiler=$2
-    shift 2
+    suite=$3
+    shift 3
     if [ ! -f "$dir/build.ninja" ]; then
         CC=$compiler meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; status=1; return; }
         rm -f "$dir.setup.log"
@@ -22,13 +23,15 @@ run() {     # run DIR CC SETUP-ARGS...: configure (once), build, test
     echo "== $dir: build"
     ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; status=1; return; }
     echo "== $dir: test"
-    meson test -C "$dir" --print-errorlogs --num-processes 2 ${KILN_TEST_ARGS:-} || status=1
+    only=""
+    [ "$suite" = all ] || only="--suite $suite"
+    meson test -C "$dir" --print-errorlogs --num-processes 2 $only || status=1
     builds="$builds $dir"
 }
 
-run build cc
-run build-asan cc -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-run build-fuzz clang-19 -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+run build cc all
+run build-asan cc all -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+run build-fuzz clang-19 fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
 # One summary over every build's test log.
 python3 - $builds <<'PY'
