@@ -221,17 +221,6 @@ static void write_gpt2(FILE *f, const Gpt2Config *c, const char *src, const char
         "</model>\n");
 }
 
-/* target written relative to from_dir; for a file that does not exist yet, relative to
- * its (existing) directory. */
-static const char *rel_path(Arena *a, const char *from_dir, const char *target)
-{
-    if (exists(target)) return path_relative(a, from_dir, target);
-    const char *slash = strrchr(target, '/');
-    const char *dir = path_relative(a, from_dir, path_dirname(a, target));
-    const char *base = slash ? slash + 1 : target;
-    return strcmp(dir, "") == 0 || strcmp(dir, ".") == 0 ? base : arena_printf(a, "%s/%s", dir, base);
-}
-
 int fe_import_hf(Diag *d, const char *dir, const char *out_path)
 {
     Arena a = { 0 };
@@ -286,8 +275,8 @@ int fe_import_hf(Diag *d, const char *dir, const char *out_path)
         diag_file_error(d, out_path, "cannot write: %s", strerror(errno));
         goto out;
     }
-    write_gpt2(f, &c, dir, rel_path(&a, out_dir, weights), vocab ? rel_path(&a, out_dir, vocab) : NULL,
-               merges ? rel_path(&a, out_dir, merges) : NULL, prefix, tied);
+    write_gpt2(f, &c, dir, path_relative(&a, out_dir, weights), vocab ? path_relative(&a, out_dir, vocab) : NULL,
+               merges ? path_relative(&a, out_dir, merges) : NULL, prefix, tied);
     if (fclose(f) != 0) {
         diag_file_error(d, out_path, "cannot write: %s", strerror(errno));
         goto out;

@@ -11,7 +11,7 @@
  * byte offset of each top-level key: the k-th key json-c iterates is the k-th in the text
  * unless keys repeat, which the scanner's count reveals. Messages then carry line:col. The
  * merges file is read here line by line. Every problem of either file is a user error naming
- * file and line; all of them are reported, then the build fails.
+ * file and line; all of them (up to Diag's limit) are reported, then the build fails.
  *
  * The blob (runtime/tokenizer.h): header, piece_index, byte_ids, the merge hash table, then the
  * token bytes, so that every u32 array is 4-byte aligned. Ranks are the merge lines' order. */
@@ -392,13 +392,14 @@ static int vocab_read(Builder *b)
     json_object *obj = json_tokener_parse_ex(tok, v->text, (int)v->len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue && !obj) {
+    if (jerr == json_tokener_continue) {
         /* a top-level literal ("null", "5") needs to see the end; a NUL byte says it */
         obj = json_tokener_parse_ex(tok, "", 1);
         jerr = json_tokener_get_error(tok);
         end = v->len;
         if (jerr != json_tokener_success) {
-            diag_error(d, src_loc(b, v, v->len), "malformed JSON: the file ends inside the object");
+            diag_error(d, src_loc(b, v, v->len), "malformed JSON: the file ends before the JSON "
+                       "is complete");
             json_tokener_free(tok);
             return -1;
         }
@@ -531,6 +532,11 @@ static void merge_line(Builder *b, uint32_t line, const char *s, size_t n)
                        "line %u)", show(sh, s, n), b->merge_line[b->table[i].rank]);
             return;
         }
+    }
+    if (b->n_merges == RT_TOK_MAX_MERGES) {
+        diag_error(b->d, line_loc(b, &b->merges, line, 0), "too many merges (at most %u)",
+                   RT_TOK_MAX_MERGES);
+        return;
     }
     b->table[i] = (RtTokMerge){ left, right, b->n_merges, merged };
     b->merge_line[b->n_merges++] = line;

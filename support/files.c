@@ -91,10 +91,25 @@ char *path_join(Arena *a, const char *base, const char *rel)
     return arena_printf(a, "%s%s%s", base, base[n - 1] == '/' ? "" : "/", rel);
 }
 
+/* realpath of a file that may not exist yet: its directory must. */
+static int resolve(const char *path, char *out)
+{
+    if (realpath(path, out)) return 1;
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) return 0;
+    int n = snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+    return n > 0 && n < PATH_MAX;
+}
+
 char *path_relative(Arena *a, const char *from_dir, const char *target)
 {
     char from[PATH_MAX], to[PATH_MAX];
-    if (!realpath(from_dir, from) || !realpath(target, to)) return arena_strdup(a, target);
+    if (!realpath(from_dir, from) || !resolve(target, to)) return arena_strdup(a, target);
     if (strcmp(from, "/") == 0) return arena_strdup(a, to + 1);
     /* Length of the common prefix, ending on a whole component of both paths. */
     size_t common = 0;

@@ -57,7 +57,7 @@ static const FileCase file_cases[] = {
     { "malformed JSON", RAW("{\"a\": 1,\n  \"b\" 2}"), NULL,
       "vocab.json:2:7: error: malformed JSON: " },
     { "JSON cut short", RAW("{\"a\": 1,\n \"b\": 2"), NULL,
-      "vocab.json:2:8: error: malformed JSON: the file ends inside the object" },
+      "vocab.json:2:8: error: malformed JSON: the file ends before the JSON is complete" },
     { "text after the object", V("}\nxyz"), NULL, "vocab.json:2:" },
     { "JSON nested too deep", RAW("{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
       "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
