@@ -4,14 +4,18 @@
  * layers, the graphs and their sizes, state memory at the dims' maxima, the tokenizer. */
 #include "driver.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "runtime/runtime.h"
 
 static const char help[] =
     "usage: kiln check MODEL\n"
     "\n"
     "Reads MODEL (.xml or .kir), validates it against the model format, opens its weight files\n"
-    "and checks every tensor's name, dtype and shape, infers every node's shape and runs the\n"
-    "IR verifier. Prints a summary, or the errors with file:line:col. Exit status 1 on errors.\n";
+    "and checks every tensor's name, dtype and shape, reads the tokenizer files, infers every\n"
+    "node's shape and runs the IR verifier. Prints a summary, or the errors with file:line:col.\n"
+    "Exit status 1 on errors.\n";
 
 static void human(double bytes, char *buf, size_t cap)
 {
@@ -39,6 +43,14 @@ int cmd_check(int argc, char **argv)
     diag_init(&d);
     Module *m = fe_load(&a, &d, path, 0);
     int rc = 1;
+    void *blob = NULL;
+    size_t blob_size = 0;
+    if (m && m->tokenizer.kind && !strcmp(m->tokenizer.kind, "gpt2") &&
+        fe_gpt2_tokenizer_build(&d, path_join(&a, m->base_dir, m->tokenizer.files[0]),
+                                path_join(&a, m->base_dir, m->tokenizer.files[1]), &blob, &blob_size)) {
+        fe_release(m);
+        m = NULL;
+    }
     if (m) {
         int64_t params = 0;
         double bytes = 0;
@@ -86,11 +98,15 @@ int cmd_check(int argc, char **argv)
         if (m->tokenizer.kind) {
             printf("  tokenizer   %s:", m->tokenizer.kind);
             for (int i = 0; i < m->tokenizer.n_files; i++) printf(" %s", m->tokenizer.files[i]);
+            RtTokenizer tok;
+            if (blob && rt_tok_open(blob, blob_size, &tok) == RT_TOK_OK)
+                printf(" (%u tokens, %u merges, table %zu bytes)", tok.n_tokens, tok.n_merges, blob_size);
             printf("\n");
         }
         rc = 0;
         fe_release(m);
     }
+    free(blob);
     if (d.n_errors) fprintf(stderr, "%d error%s\n", d.n_errors, d.n_errors == 1 ? "" : "s");
     arena_free(&a);
     diag_free(&d);

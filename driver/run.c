@@ -30,6 +30,7 @@ static const char help[] =
     "  --top-p P          sample from the smallest set with mass P (default 1 = all)\n"
     "  --seed S           random seed for sampling (default 1)\n"
     "  --stats            print token counts and speed to standard error\n"
+    "  --show-ids         print the prompt's and the generated token ids to standard error\n"
     "logits:\n"
     "  --tokens a,b,c     token ids to feed (batch of one)\n"
     "  --logits FILE      write the float32 logits of every position (T x vocab) to FILE\n"
@@ -223,7 +224,7 @@ int cmd_run(int argc, char **argv)
     const char *inputs_path = NULL, *dump_path = NULL, *v;
     long long n_new = 64, top_k = 0, seed = 1, prefill = -1;
     double temperature = 0, top_p = 1;
-    int stats = 0;
+    int stats = 0, show_ids = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -243,6 +244,7 @@ int cmd_run(int argc, char **argv)
         else if ((v = opt_value(argc, argv, &i, "--inputs"))) inputs_path = v;
         else if ((v = opt_value(argc, argv, &i, "--dump"))) dump_path = v;
         else if (!strcmp(a, "--stats")) stats = 1;
+        else if (!strcmp(a, "--show-ids")) show_ids = 1;
         else if (a[0] == '-' && a[1]) return usage_error("run", "unknown or incomplete option '%s'", a);
         else if (path) return usage_error("run", "one model at a time ('%s' and '%s')", path, a);
         else path = a;
@@ -258,7 +260,7 @@ int cmd_run(int argc, char **argv)
     Diag d;
     diag_init(&d);
     int rc = 1;
-    int32_t *tokens = NULL;
+    int32_t *tokens = NULL, *gen = NULL;
     void *blob = NULL;
     char *text = NULL;
     Interp *in = NULL;
@@ -321,19 +323,27 @@ int cmd_run(int argc, char **argv)
         len = strlen(prompt);
     }
     const char *ptext = text ? text : prompt;
-    if (len == 0) {
-        diag_error(&d, loc_make(0, 0, 0), "the prompt is empty");
-        goto out;
-    }
+    Loc where = loc_make(diag_file(&d, prompt_file ? prompt_file : "-p PROMPT"), 0, 0);
     tokens = xmalloc((len + 1) * sizeof *tokens);
     size_t err_at = 0;
-    long n = rt_tok_encode(&tok, ptext, len, tokens, len + 1, &err_at);
-    if (n < 0) {
-        diag_error(&d, loc_make(0, 0, 0), "the prompt is not valid UTF-8 (byte %zu)", err_at);
+    long n;
+    if (len == 0) {     /* start from the start-of-text token, as GPT-2 does */
+        uint32_t start = tok.bos_id != RT_TOK_NO_ID ? tok.bos_id : tok.eos_id;
+        if (start == RT_TOK_NO_ID) {
+            diag_error(&d, where, "the prompt is empty and the tokenizer has no start token");
+            goto out;
+        }
+        tokens[0] = (int32_t)start;
+        n = 1;
+    } else if ((n = rt_tok_encode(&tok, ptext, len, tokens, len + 1, &err_at)) < 0) {
+        if (n == RT_TOK_EUTF8)
+            diag_error(&d, where, "the prompt is not valid UTF-8: byte %zu (0x%02x) is not part of a character",
+                       err_at, (unsigned char)ptext[err_at < len ? err_at : len - 1]);
+        else diag_error(&d, where, "the prompt cannot be tokenized: %s", rt_tok_strerror((int)n));
         goto out;
     }
     if (ctx && n + n_new > ctx) {
-        diag_error(&d, loc_make(0, 0, 0),
+        diag_error(&d, where,
                    "the prompt (%ld tokens) and %lld new tokens do not fit in the context of %lld positions",
                    n, n_new, (long long)ctx);
         goto out;
@@ -341,11 +351,19 @@ int cmd_run(int argc, char **argv)
     RtForward f = { &s, forward_step, s.vocab, (int)ctx };
     RtSampler sp = { (float)temperature, (int)top_k, (float)top_p, (uint64_t)seed };
     RtGenStats st;
+    gen = xmalloc(((size_t)n_new + 1) * sizeof *gen);
     fwrite(ptext, 1, len, stdout);
     int got = rt_generate(&f, &tok, &sp, tokens, (int)n, (int)n_new,
-                          tok.eos_id == RT_TOK_NO_ID ? -1 : (int32_t)tok.eos_id, stdout, NULL, &st);
+                          tok.eos_id == RT_TOK_NO_ID ? -1 : (int32_t)tok.eos_id, stdout, gen, &st);
     fputc('\n', stdout);
     if (got < 0) goto out;
+    if (show_ids) {
+        fputs("prompt ids:", stderr);
+        for (long i = 0; i < n; i++) fprintf(stderr, "%s%d", i ? "," : " ", tokens[i]);
+        fputs("\ngenerated ids:", stderr);
+        for (int i = 0; i < got; i++) fprintf(stderr, "%s%d", i ? "," : " ", gen[i]);
+        fputc('\n', stderr);
+    }
     if (stats)
         fprintf(stderr, "prompt %d tokens in %.3f s; %d new tokens in %.3f s (%.1f tokens/s, reference interpreter)\n",
                 st.prompt_tokens, st.prefill_seconds, st.new_tokens, st.decode_seconds,
@@ -355,6 +373,7 @@ out:
     if (in) interp_free(in);
     if (m) fe_release(m);
     free(tokens);
+    free(gen);
     free(blob);
     free(text);
     arena_free(&a);

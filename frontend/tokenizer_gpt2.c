@@ -333,7 +333,8 @@ static void vocab_entry(Builder *b, uint32_t k, const char *key, json_object *va
     char sh[256], sh2[256];
     size_t klen = strlen(key);
     if (!json_object_is_type(val, json_type_int)) {
-        diag_error(b->d, key_loc(b, k), "the id of token '%s' is not an integer", show(sh, key, klen));
+        diag_error(b->d, key_loc(b, k), "the id of token '%s' is not an integer",
+                   show(sh, key, klen));
         return;
     }
     int64_t id = json_object_get_int64(val);
@@ -343,13 +344,14 @@ static void vocab_entry(Builder *b, uint32_t k, const char *key, json_object *va
         return;
     }
     if (id >= b->n) {
-        diag_error(b->d, key_loc(b, k), "token '%s' has id %lld, out of range: ids of %u tokens must be "
-                   "0..%u, each used once", show(sh, key, klen), (long long)id, b->n, b->n - 1);
+        diag_error(b->d, key_loc(b, k), "token '%s' has id %lld, out of range: ids of %u tokens "
+                   "must be 0..%u, each used once", show(sh, key, klen), (long long)id, b->n, b->n - 1);
         return;
     }
     if (b->key[id] != NONE) {
         Loc first = key_loc(b, b->key[id]);
-        diag_error(b->d, key_loc(b, k), "id %lld is used twice: by token '%s' and, at %u:%u, by '%s'",
+        diag_error(b->d, key_loc(b, k), "id %lld is used twice: by token '%s' and, at %u:%u, "
+                   "by '%s'",
                    (long long)id, show(sh, key, klen), first.line, first.col,
                    show(sh2, b->key_str[id], strlen(b->key_str[id])));
         return;
@@ -364,8 +366,8 @@ static void vocab_entry(Builder *b, uint32_t k, const char *key, json_object *va
         if (bad == NONE)
             diag_error(b->d, key_loc(b, k), "token '%s' is not valid UTF-8", show(sh, key, klen));
         else
-            diag_error(b->d, key_loc(b, k), "token '%s' contains U+%04X, which is not one of GPT-2's "
-                       "byte stand-ins (bytes_to_unicode)", show(sh, key, klen), bad);
+            diag_error(b->d, key_loc(b, k), "token '%s' contains U+%04X, which is not one of "
+                       "GPT-2's byte stand-ins (bytes_to_unicode)", show(sh, key, klen), bad);
         return;
     }
     b->key[id] = k;
@@ -682,7 +684,8 @@ int fe_gpt2_tokenizer_build(Diag *d, const char *vocab_path, const char *merges_
     char *v = read_file(d, vocab_path, &vl);
     char *m = read_file(d, merges_path, &ml);
     int rc = -1;
-    if (v && m) rc = fe_gpt2_tokenizer_build_mem(d, vocab_path, v, vl, merges_path, m, ml, blob, size);
+    if (v && m)
+        rc = fe_gpt2_tokenizer_build_mem(d, vocab_path, v, vl, merges_path, m, ml, blob, size);
     free(v);
     free(m);
     return rc;

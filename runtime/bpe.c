@@ -188,7 +188,8 @@ const char *rt_tok_strerror(int code)
     case RT_TOK_EVERSION: return "tokenizer table has a version this runtime does not know";
     case RT_TOK_EKIND: return "tokenizer kind not supported by this runtime";
     case RT_TOK_EALIGN: return "tokenizer table or one of its arrays is misaligned";
-    case RT_TOK_EBOUNDS: return "tokenizer table has an array outside its bounds or a count too large";
+    case RT_TOK_EBOUNDS:
+        return "tokenizer table has an array outside its bounds or a count too large";
     case RT_TOK_ECORRUPT: return "tokenizer table is corrupted (inconsistent contents)";
     case RT_TOK_EUTF8: return "text is not valid UTF-8";
     case RT_TOK_ENOSPACE: return "output buffer too small";

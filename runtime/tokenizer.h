@@ -101,7 +101,7 @@ enum {
     RT_TOK_EVERSION = -4,       /* blob version this runtime does not know */
     RT_TOK_EKIND = -5,          /* tokenizer kind this runtime does not implement */
     RT_TOK_EALIGN = -6,         /* blob or one of its offsets not 4-byte aligned */
-    RT_TOK_EBOUNDS = -7,        /* an array lies (partly) outside the blob, or a count is too large */
+    RT_TOK_EBOUNDS = -7,        /* an array lies (partly) outside the blob, or a count too large */
     RT_TOK_ECORRUPT = -8,       /* inconsistent contents (ids out of range, bad merge table...) */
     RT_TOK_EUTF8 = -9,          /* text to encode is not valid UTF-8 (see err_at) */
     RT_TOK_ENOSPACE = -10,      /* output buffer too small */

@@ -76,7 +76,8 @@ static const FileCase file_cases[] = {
     { "negative id", V(",\n  \"he\": -1\n}"), NULL,
       "vocab.json:2:3: error: token 'he' has a negative id (-1)" },
     { "id out of range", V(",\n\"he\": 300\n}"), NULL,
-      "vocab.json:2:1: error: token 'he' has id 300, out of range: ids of 257 tokens must be 0..256" },
+      "vocab.json:2:1: error: token 'he' has id 300, out of range: ids of 257 tokens must be "
+      "0..256" },
     { "huge id", V(",\n\"he\": 99999999999999999999\n}"), NULL, "vocab.json:2:1: error:" },
     { "id used twice", V(",\n\"he\": 256,\n\"ll\": 256\n}"), NULL,
       "vocab.json:3:1: error: id 256 is used twice: by token 'll' and, at 2:1, by 'he'" },
@@ -104,12 +105,15 @@ static const FileCase file_cases[] = {
     { "merge of three tokens", V(NULL), "h e\nhe l l\n",
       "merges.txt:2: error: expected two tokens separated by one space, found 'he l l'" },
     { "merge with two spaces", V(NULL), "h  e\n", "merges.txt:1: error: expected two tokens" },
-    { "merge with a trailing space", V(NULL), "h e \n", "merges.txt:1: error: expected two tokens" },
+    { "merge with a trailing space", V(NULL), "h e \n",
+      "merges.txt:1: error: expected two tokens" },
     { "empty line inside", V(NULL), "h e\n\nl l\n", "merges.txt:2: error: empty line" },
     { "left part unknown", V(NULL), "#version: 0.2\nh e\nzz e\n",
       "merges.txt:3:1: error: 'zz' is not in the vocabulary (" },
-    { "right part unknown", V(NULL), "\xC4\xA0 zz\n", "merges.txt:1:3: error: 'zz' is not in the vocabulary" },
-    { "part not UTF-8", V(NULL), "h \xFF\n", "merges.txt:1:3: error: '\\xFF' is not in the vocabulary" },
+    { "right part unknown", V(NULL), "\xC4\xA0 zz\n",
+      "merges.txt:1:3: error: 'zz' is not in the vocabulary" },
+    { "part not UTF-8", V(NULL), "h \xFF\n",
+      "merges.txt:1:3: error: '\\xFF' is not in the vocabulary" },
     { "merge result unknown", V(NULL), "h e\nh l\n",
       "merges.txt:2: error: merging 'h' and 'l' gives 'hl', which is not in the vocabulary" },
     { "merge repeated", V(NULL), "#version: 0.2\nh e\nl l\nh e\n",
@@ -117,7 +121,8 @@ static const FileCase file_cases[] = {
     { "#version not first", V(NULL), "h e\n#version: 0.2\n",
       "merges.txt:2:1: error: '#version:' is not in the vocabulary" },
     { "number at top level", RAW("5"), NULL, "vocab.json:1:1: error: expected a JSON object" },
-    { "BOM", RAW("\xEF\xBB\xBF{\"a\": 0}"), NULL, "vocab.json:1:1: error: the file starts with a byte order mark" },
+    { "BOM", RAW("\xEF\xBB\xBF{\"a\": 0}"), NULL,
+      "vocab.json:1:1: error: the file starts with a byte order mark" },
     { "every error reported", V(",\n\"he\": -1,\n\"ll\": 1.5\n}"), NULL,
       "vocab.json:3:1: error: the id of token 'll' is not an integer" },
 };
@@ -299,7 +304,7 @@ static int round_trips(const RtTokenizer *t, const char *text)
 typedef struct BlobCase {
     const char *name;
     size_t field;           /* byte offset of a u32 to overwrite (from the blob's start) */
-    int relative;           /* field is an index into an array: 1 piece_index, 2 byte_ids, 3 merges */
+    int relative;           /* field is relative to an array: 1 piece_index, 2 byte_ids */
     uint32_t value;
     int want;
 } BlobCase;

@@ -102,7 +102,8 @@ static int run_file(const RtTokenizer *t, const char *path)
         }
         size_t n = json_object_array_length(ids);
         int32_t *want = malloc((n + 1) * sizeof *want);
-        for (size_t i = 0; i < n; i++) want[i] = json_object_get_int(json_object_array_get_idx(ids, i));
+        for (size_t i = 0; i < n; i++)
+            want[i] = json_object_get_int(json_object_array_get_idx(ids, i));
         cases++;
         passed += check_case(t, json_object_get_string(name), json_object_get_string(text),
                              (size_t)json_object_get_string_len(text), want, n);
@@ -155,7 +156,10 @@ static void timings(const RtTokenizer *t, const char *golden)
     time_encode(t, "golden.jsonl repeated", text, n, n);
     /* one 20 KB word of pseudo-random letters: a single piece, the O(n^2) worst case */
     uint32_t r = 12345;
-    for (size_t i = 0; i < 20000; i++) r = r * 1103515245u + 12345u, text[i] = (char)('a' + (r >> 16) % 26);
+    for (size_t i = 0; i < 20000; i++) {
+        r = r * 1103515245u + 12345u;
+        text[i] = (char)('a' + (r >> 16) % 26);
+    }
     time_encode(t, "20 KB word, ids buffer of len", text, 20000, 20000);
     time_encode(t, "20 KB word, ids buffer of 2*len (rank cache)", text, 20000, 40000);
     free(text);
