@@ -345,7 +345,8 @@ static void vocab_entry(Builder *b, uint32_t k, const char *key, json_object *va
     }
     if (id >= b->n) {
         diag_error(b->d, key_loc(b, k), "token '%s' has id %lld, out of range: ids of %u tokens "
-                   "must be 0..%u, each used once", show(sh, key, klen), (long long)id, b->n, b->n - 1);
+                   "must be 0..%u, each used once", show(sh, key, klen), (long long)id, b->n,
+                   b->n - 1);
         return;
     }
     if (b->key[id] != NONE) {

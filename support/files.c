@@ -91,26 +91,42 @@ char *path_join(Arena *a, const char *base, const char *rel)
     return arena_printf(a, "%s%s%s", base, base[n - 1] == '/' ? "" : "/", rel);
 }
 
-/* realpath of a file that may not exist yet: its directory must. */
-static int resolve(const char *path, char *out)
+/* The absolute, lexically normalized form of path ("." and ".." folded, no symlinks
+ * resolved, so files that do not exist yet work too) into out[PATH_MAX]. */
+static int absolute(const char *path, char *out)
 {
-    if (realpath(path, out)) return 1;
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    char real[PATH_MAX];
-    if (!realpath(dir, real)) return 0;
-    int n = snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
-    return n > 0 && n < PATH_MAX;
+    char buf[2 * PATH_MAX];
+    if (path[0] == '/') snprintf(buf, sizeof buf, "%s", path);
+    else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd)) return 0;
+        snprintf(buf, sizeof buf, "%s/%s", cwd, path);
+    }
+    size_t n = 0;           /* out holds "/a/b" without a trailing slash ("" = root) */
+    for (char *p = buf; *p;) {
+        while (*p == '/') p++;
+        char *s = p;
+        while (*p && *p != '/') p++;
+        size_t len = (size_t)(p - s);
+        if (len == 0 || (len == 1 && s[0] == '.')) continue;
+        if (len == 2 && s[0] == '.' && s[1] == '.') {
+            while (n > 0 && out[n - 1] != '/') n--;
+            if (n > 0) n--;
+            continue;
+        }
+        if (n + 1 + len + 1 > PATH_MAX) return 0;
+        out[n++] = '/';
+        memcpy(out + n, s, len);
+        n += len;
+    }
+    out[n] = 0;
+    return 1;
 }
 
 char *path_relative(Arena *a, const char *from_dir, const char *target)
 {
     char from[PATH_MAX], to[PATH_MAX];
-    if (!realpath(from_dir, from) || !resolve(target, to)) return arena_strdup(a, target);
-    if (strcmp(from, "/") == 0) return arena_strdup(a, to + 1);
+    if (!absolute(from_dir, from) || !absolute(target, to)) return arena_strdup(a, target);
     /* Length of the common prefix, ending on a whole component of both paths. */
     size_t common = 0;
     for (size_t i = 0;; i++) {
@@ -120,14 +136,13 @@ char *path_relative(Arena *a, const char *from_dir, const char *target)
         if (!from[i] || !to[i] || from[i] != to[i]) break;
     }
     size_t ups = 0;
-    if (from[common]) {             /* from continues below the common part */
-        ups = 1;
-        for (const char *p = from + common + 1; *p; p++) ups += *p == '/';
-    }
+    for (const char *p = from + common; *p; p++) ups += *p == '/';
     const char *rest = to + common + (to[common] == '/');
-    char *out = arena_alloc(a, ups * 3 + strlen(rest) + 1);
+    char *out = arena_alloc(a, ups * 3 + strlen(rest) + 2);
     char *o = out;
     for (size_t k = 0; k < ups; k++, o += 3) memcpy(o, "../", 3);
     strcpy(o, rest);
+    if (!out[0]) strcpy(out, ".");
+    else if (o > out && !*rest) o[-1] = 0;      /* "../.." rather than "../../" */
     return out;
 }

@@ -105,8 +105,8 @@ void file_unmap(MappedFile *m);
 char *path_dirname(Arena *a, const char *path);
 /* base joined to rel, unless rel is absolute. */
 char *path_join(Arena *a, const char *base, const char *rel);
-/* target written relative to the existing directory from_dir. target need not exist, but
- * its directory must; otherwise target is returned as it is. */
+/* target written relative to directory from_dir, both taken lexically (".." folds the
+ * previous component; symlinks are not resolved), so neither needs to exist. */
 char *path_relative(Arena *a, const char *from_dir, const char *target);
 
 /* ---- small text helpers ---------------------------------------------------- */

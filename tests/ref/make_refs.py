@@ -3,7 +3,7 @@
 
 What it makes: one folder per case under tests/ref/<case>/ with
     weights.safetensors   every parameter, F32, under the names listed in the case's README
-                          (not for the makemore cases: their trained weights stay in
+                          (not for the makemore and llama2xs cases: their trained weights stay in
                           ../shared/models/<model>/model.safetensors and are only read here);
     inputs.safetensors    the graph inputs, I32;
     expected.safetensors  the expected outputs, F32;
@@ -11,12 +11,13 @@ What it makes: one folder per case under tests/ref/<case>/ with
     README.md             architecture, hyper-parameters, tensor names and layouts, the reference
                           followed, the formula of every op, and the cross-checks with their results.
 Cases: gpt2-a, gpt2-b (+ config.json), makemore-names, makemore-tr-names, llama-interleaved,
-llama-half, bert, encdec.
+llama-half, llama2xs, bert, encdec.
 
 How to run (needs torch and numpy, i.e. Debian's python, not the pyenv one on PATH):
     /usr/bin/python3 tests/ref/make_refs.py            # writes every case
     /usr/bin/python3 tests/ref/make_refs.py bert gpt2-a   # only these cases
-The trained makemore weights are read from $KILN_SHARED/models (default: ../shared next to the
+The trained weights of the makemore and llama2xs cases (and llama2xs's tokenizer,
+stories260K/tok512.bin) are read from $KILN_SHARED/models (default: ../shared next to the
 repository root, i.e. /work/shared).
 
 Numerics: random weights and inputs come from numpy.random.RandomState(seed) (a generator whose
@@ -1161,8 +1162,9 @@ class LlamaForCausalLMHF(nn.Module):
         if permute_qk is not None:
             for l in range(len(self.layers)):
                 q = 'layers.%d.self_attn.' % l
-                sd[q + 'q_proj.weight'] = permute_qk(sd[q + 'q_proj.weight'], 4)
-                sd[q + 'k_proj.weight'] = permute_qk(sd[q + 'k_proj.weight'], 2)
+                att = self.layers[l].self_attn
+                sd[q + 'q_proj.weight'] = permute_qk(sd[q + 'q_proj.weight'], att.num_heads)
+                sd[q + 'k_proj.weight'] = permute_qk(sd[q + 'k_proj.weight'], att.num_key_value_heads)
         self.load_state_dict(sd, strict=True)
 
 
@@ -1426,6 +1428,296 @@ def case_llama(rep_i, rep_h):
             ids=ids_text(inputs), etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
             common=COMMON_README.format(files=files_rows(True), case=case, wsrc=""))
         write_case(case, W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
+# llama2xs: the trained llama2.c model ../shared/models/llama2xs-tinystories (real weights, tied
+# output), llama2.c's model.py as above; run.c-style loop on the weights of model.bin as cross-check
+# ----------------------------------------------------------------------------------------------
+
+LLAMA2XS_MODEL = 'llama2xs-tinystories'
+LLAMA2XS_PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play with her mom"
+
+
+def read_tok512(path):
+    """llama2.c tokenizer file: int32 max_token_length, then per token f32 score, int32 len, bytes."""
+    import struct
+    with open(path, 'rb') as f:
+        b = f.read()
+    max_len, = struct.unpack_from('<i', b, 0)
+    off, vocab, scores = 4, [], []
+    while off < len(b):
+        score, n = struct.unpack_from('<fi', b, off)
+        off += 8
+        vocab.append(b[off:off + n])
+        scores.append(score)
+        off += n
+    assert off == len(b) and len(vocab) == 512, (path, off, len(vocab))
+    return max_len, vocab, scores
+
+
+def llama2c_encode(text, vocab, scores):
+    """run.c's encode() (without BOS/EOS): dummy prefix ' ', one token per UTF-8 character (byte
+    fallback id = byte + 3), then repeatedly merge the adjacent pair whose concatenation is the
+    vocabulary entry of highest score (leftmost on ties)."""
+    idx = {v: i for i, v in enumerate(vocab)}
+    toks = [idx[b' ']] if text else []
+    for ch in text:
+        c = ch.encode('utf-8')
+        toks += [idx[c]] if c in idx else [x + 3 for x in c]
+    while True:
+        best, at, bid = -1e10, -1, -1
+        for i in range(len(toks) - 1):
+            m = vocab[toks[i]] + vocab[toks[i + 1]]
+            if m in idx and scores[idx[m]] > best:
+                best, at, bid = scores[idx[m]], i, idx[m]
+        if at < 0:
+            return toks
+        toks[at:at + 2] = [bid]
+
+
+def greedy_encode(text, vocab, max_len):
+    """Second segmentation: ' ' + text, longest vocabulary match from the left (byte fallback)."""
+    idx = {v: i for i, v in enumerate(vocab)}
+    b = (' ' + text).encode('utf-8')
+    out, i = [], 0
+    while i < len(b):
+        for n in range(min(max_len, len(b) - i), 0, -1):
+            if b[i:i + n] in idx:
+                out.append(idx[b[i:i + n]])
+                i += n
+                break
+        else:
+            out.append(b[i] + 3)
+            i += 1
+    return out
+
+
+def read_llama2c_bin(path):
+    """llama2.c legacy export (export.py legacy_export / run.c read_checkpoint): 7 int32 header, then
+    float32 arrays in run.c's order; returns (config dict, weights dict under llama2.c names)."""
+    raw = np.fromfile(path, dtype='<i4', count=7)
+    dim, hidden, L, H, KV, V, S = (int(x) for x in raw)
+    shared = V > 0
+    V = abs(V)
+    hd = dim // H
+    data = np.fromfile(path, dtype='<f4', offset=7 * 4)
+    off = 0
+
+    def take(*shape):
+        nonlocal off
+        n = int(np.prod(shape))
+        a = data[off:off + n].reshape(shape)
+        off += n
+        return a
+
+    W = {'tok_embeddings.weight': take(V, dim)}
+    per_layer = [('attention_norm.weight', (dim,)), ('attention.wq.weight', (H * hd, dim)),
+                 ('attention.wk.weight', (KV * hd, dim)), ('attention.wv.weight', (KV * hd, dim)),
+                 ('attention.wo.weight', (dim, H * hd)), ('ffn_norm.weight', (dim,)),
+                 ('feed_forward.w1.weight', (hidden, dim)), ('feed_forward.w2.weight', (dim, hidden)),
+                 ('feed_forward.w3.weight', (hidden, dim))]
+    for name, shape in per_layer:  # run.c: each kind stored for all layers together
+        a = take(L, *shape)
+        for l in range(L):
+            W['layers.%d.%s' % (l, name)] = a[l]
+    W['norm.weight'] = take(dim)
+    take(S, hd // 2)  # freq_cis_real (unused: run.c computes RoPE itself)
+    take(S, hd // 2)  # freq_cis_imag
+    if not shared:
+        W['output.weight'] = take(V, dim)
+    assert off == data.size, (path, off, data.size)
+    cfg = dict(dim=dim, hidden_dim=hidden, n_layers=L, n_heads=H, n_kv_heads=KV, vocab_size=V,
+               seq_len=S, shared_classifier=shared)
+    return cfg, W
+
+
+LLAMA2XS_README = """
+# llama2xs: the trained llama2.c model `llama2xs-tinystories` (real weights, tied output)
+
+Reference outputs for the real trained model in `../shared/models/{model}/model.safetensors`
+(read that folder's README.md for its provenance). The weights are **not** copied here: load
+them from `$KILN_SHARED/models/{model}/model.safetensors` (`model.xml` points at
+`../../../../shared/models/{model}/model.safetensors`).
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab_size | 512 (llama2.c `tok512.bin`, shared with stories260K; BOS = 1, EOS = 2) |
+| dim | 64 |
+| n_layers | 5 |
+| n_heads | 8, head_dim 8 |
+| n_kv_heads | 4 (grouped-query attention: kv head j serves query heads 2j and 2j+1) |
+| FFN | SwiGLU, hidden 192: `w2(silu(w1 x) * w3 x)`, silu(z) = z·sigmoid(z) |
+| norms | RMSNorm eps 1e-5, weight only, pre-norm (`attention_norm`, `ffn_norm`), final `norm` |
+| RoPE | theta 10000, interleaved pairs (x[2m], x[2m+1]) (llama2.c / Meta), q and k of every head, positions 0..T-1 |
+| output | **tied**: logits = RMSNorm(x; norm) @ tok_embeddings.weightᵀ (no `output.weight` in the file), no bias |
+| attention | causal, scaled by 1/√8 |
+| max_seq_len | 256 |
+
+Weight layout: torch `nn.Linear`, **[out, in]**, `y = x @ Wᵀ`, no biases anywhere. Names (llama2.c
+`model.py`): `tok_embeddings.weight` [512,64], `layers.N.attention.{{wq [64,64], wk [32,64], wv [32,64],
+wo [64,64]}}.weight`, `layers.N.feed_forward.{{w1 [192,64], w2 [64,192], w3 [192,64]}}.weight`,
+`layers.N.attention_norm.weight` [64], `layers.N.ffn_norm.weight` [64], `norm.weight` [64] (N = 0..4);
+47 tensors. `wq` rows h·8..h·8+7 belong to query head h; `wk`/`wv` rows j·8..j·8+7 to kv head j.
+
+## Forward pass (formulas)
+
+```
+x[i] = tok_embeddings[t[i]]                                   # (T, 64)
+for N in 0..4:
+  a      = RMSNorm(x; attention_norm)                         # x / sqrt(mean(x²) + 1e-5) · w
+  q      = a @ wqᵀ  (T, 8, 8);  k = a @ wkᵀ (T, 4, 8);  v = a @ wvᵀ (T, 4, 8)
+  q, k   = RoPE(q, pos), RoPE(k, pos)
+  s_h[i,j] = q_h[i]·k_{{h/2}}[j] / sqrt(8) for j <= i, -inf for j > i;  p_h = softmax_j(s_h)
+  y_h[i] = Σ_j p_h[i,j] v_{{h/2}}[j];  y = concat_h y_h      # (T, 64), head h at columns h·8..h·8+7
+  x      = x + y @ woᵀ
+  b      = RMSNorm(x; ffn_norm)
+  x      = x + (silu(b @ w1ᵀ) * (b @ w3ᵀ)) @ w2ᵀ
+logits = RMSNorm(x; norm) @ tok_embeddingsᵀ                   # (T, 512), tied head
+```
+
+RoPE, with head_dim d = 8, θ_m = 10000^(-2m/d) for m = 0..3, at position p (0-based):
+
+{rope_formula}
+
+## Reference implementation
+
+llama2.c's `model.py` (github.com/karpathy/llama2.c; `precompute_freqs_cis` / `apply_rotary_emb`
+with `torch.view_as_complex`, `RMSNorm`, `Attention` with `repeat_kv`, `FeedForward`,
+`TransformerBlock`, `Transformer`) with `.float()` replaced by `.double()`, the weight tying of
+model.py (`tok_embeddings.weight = output.weight`), the state dict of `model.safetensors` loaded
+into it; logits of all positions are produced. The same classes as `../llama-interleaved/`, with
+dim 64, 5 layers, 8/4 heads, hidden 192, vocab 512, max_seq_len 256.
+
+## Tensors
+
+Inputs (`inputs.safetensors`): BOS (1) followed by the llama2.c encoding of the prompt
+
+    {prompt!r}
+
+with `shared/models/stories260K/tok512.bin` (the vocabulary this model was trained with). The ids
+come from a re-implementation of llama2.c `run.c`'s `encode()` (dummy prefix space, one token per
+character with byte fallback, then repeated merging of the adjacent pair whose concatenation has the
+highest vocabulary score); a greedy longest-match segmentation of `' ' + prompt` gives the same ids
+(checked). {ntok} tokens:
+
+{pieces}
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Plausibility (the model is trained, so it should predict this text well; uniform guessing would give
+ln 512 = 6.238 nats): {plaus}
+
+Debug (`debug.safetensors`): `embed` = tok_embeddings[t] (1, T, 64), `layers.N` = residual stream
+after layer N (1, T, 64), `norm` = after the final RMSNorm (1, T, 64).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def case_llama2xs(rep):
+    mdir = os.path.join(SHARED, 'models', LLAMA2XS_MODEL)
+    W = load_safetensors(os.path.join(mdir, 'model.safetensors'))
+    assert 'output.weight' not in W and len(W) == 47, sorted(W)
+
+    a = ModelArgs()
+    a.dim, a.n_layers, a.n_heads, a.n_kv_heads = 64, 5, 8, 4
+    a.vocab_size, a.hidden_dim, a.norm_eps, a.max_seq_len, a.rope_theta = 512, 192, 1e-5, 256, 10000.0
+
+    # the independent copy of the weights in run.c's format must be the same numbers
+    cfg, Wbin = read_llama2c_bin(os.path.join(mdir, 'model.bin'))
+    assert cfg == dict(dim=64, hidden_dim=192, n_layers=5, n_heads=8, n_kv_heads=4, vocab_size=512,
+                       seq_len=256, shared_classifier=True), cfg
+    assert sorted(Wbin) == sorted(W) and all(np.array_equal(Wbin[k], W[k]) for k in W)
+    rep.lines.append("model.bin (llama2.c legacy format, read with a separate reader) holds exactly the "
+                     "same float32 values as model.safetensors (all 47 tensors bit-identical); header "
+                     "dim 64, hidden 192, 5 layers, 8 heads, 4 kv heads, vocab +512 (shared classifier), "
+                     "seq_len 256")
+    print("  [llama2xs] " + rep.lines[-1])
+
+    # tokens: BOS + run.c encode() of the prompt with tok512.bin
+    max_len, vocab, scores = read_tok512(os.path.join(SHARED, 'models', 'stories260K', 'tok512.bin'))
+    ids = llama2c_encode(LLAMA2XS_PROMPT, vocab, scores)
+    assert ids == greedy_encode(LLAMA2XS_PROMPT, vocab, max_len)
+    assert b''.join(vocab[i] for i in ids) == (' ' + LLAMA2XS_PROMPT).encode('utf-8')
+    tokens = np.array([[1] + ids], dtype=np.int32)
+    T = tokens.shape[1]
+    inputs = [('tokens', tokens)]
+
+    # reference: llama2.c model.py, tied head
+    model = LlamaTransformer(a)
+    model.tok_embeddings.weight = model.output.weight  # model.py: weight tying
+    missing, unexpected = model.load_state_dict({k: t64(v) for k, v in W.items()}, strict=False)
+    assert not unexpected and sorted(missing) == sorted(['output.weight'] +
+                                                        ['layers.%d.attention.mask' % l for l in range(5)])
+    assert torch.equal(model.output.weight, t64(W['tok_embeddings.weight']))
+    model.eval()
+    got, remove = hooks([('layers.%d' % i, b) for i, b in enumerate(model.layers)] + [('norm', model.norm)])
+    with torch.no_grad():
+        logits = model(t64(tokens))
+    remove()
+    debug = [('embed', t64(W['tok_embeddings.weight'])[t64(tokens)])] + \
+            [(k, got[k]) for k in ['layers.%d' % i for i in range(5)] + ['norm']]
+
+    # cross-checks
+    Wt = dict(Wbin)
+    Wt['output.weight'] = Wbin['tok_embeddings.weight']  # run.c: wcls = token_embedding_table when shared
+    with torch.no_grad():
+        runc = llama_runc(Wt, tokens, a)
+        m_p = LlamaForCausalLMHF(a)
+        m_p.load_llama2c_names(Wt, permute_qk=hf_permute)
+        m_p.eval()
+        logits_p = m_p(t64(tokens))
+        logits_5 = model(t64(tokens[:, :5]))
+    rep.check("llama2.c model.py (view_as_complex, tied head) vs run.c-style per-position/per-head loop "
+              "with real cos/sin on the weights of model.bin, wcls = token embedding table (logits)",
+              logits, runc)
+    rep.check("llama2.c model.py vs Hugging Face rotate_half model with wq/wk rows permuted as "
+              "convert_llama_weights_to_hf.py does, lm_head = tok_embeddings (logits)", logits, logits_p)
+    rep.check("causality: logits for the first 5 tokens alone vs the first 5 rows of the full run",
+              logits[:, :5], logits_5)
+
+    # plausibility: average next-token loss of the trained model on this text
+    lp = torch.log_softmax(logits[0], dim=-1)
+    nll = -lp[torch.arange(T - 1), t64(tokens[0, 1:])]
+    loss = nll.mean().item()
+    top1 = (logits[0, :-1].argmax(-1) == t64(tokens[0, 1:])).sum().item()
+    nxt = int(logits[0, -1].argmax().item())
+    plaus = ("average next-token loss over the %d predicted positions (predicting tokens[1..%d] from the "
+             "prefixes) = **%.3f nats/token** (perplexity %.2f; worst position %.3f at token %d %r); "
+             "the top-1 prediction equals the next token at %d of %d positions; after the whole prompt "
+             "the model's most likely next token is %d %r."
+             % (T - 1, T - 1, loss, math.exp(loss), nll.max().item(), int(nll.argmax().item()) + 1,
+                vocab[int(tokens[0, int(nll.argmax().item()) + 1])].decode('utf-8', 'replace'),
+                top1, T - 1, nxt, vocab[nxt].decode('utf-8', 'replace')))
+    print("  [llama2xs] plausibility: " + plaus)
+    if not loss < math.log(512):
+        rep.failed = True
+        print("  [llama2xs] loss is not below ln 512: weights or tokens wrong?")
+
+    pieces = "    " + " ".join("%d:%s" % (i, json.dumps(vocab[i].decode('utf-8', 'replace')))
+                               for i in tokens[0].tolist())
+    expected = [('logits', logits)]
+    readme = LLAMA2XS_README.format(
+        model=LLAMA2XS_MODEL, rope_formula=ROPE_INTERLEAVED, prompt=LLAMA2XS_PROMPT, ntok=T,
+        pieces=pieces, itable=tensor_table(inputs), ids=ids_text(inputs), etable=tensor_table(expected),
+        stats=stats_text(expected), plaus=plaus, cross=rep.text(),
+        common=COMMON_README.format(files=files_rows(False), case='llama2xs',
+                                    wsrc=" (from ../shared/models/%s/model.safetensors)" % LLAMA2XS_MODEL))
+    write_case('llama2xs', None, inputs, expected, debug, readme)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1998,7 +2290,7 @@ GPT2B_INTRO = ("Tensor names **with** the `transformer.` prefix, as written by H
                "Face model folder.")
 
 CASES = ['gpt2-a', 'gpt2-b', 'makemore-names', 'makemore-tr-names', 'llama-interleaved', 'llama-half',
-         'bert', 'encdec']
+         'llama2xs', 'bert', 'encdec']
 
 
 def main(argv):
@@ -2023,6 +2315,10 @@ def main(argv):
         ri, rh = Report('llama-interleaved'), Report('llama-half')
         case_llama(ri, rh)  # both folders are written together (shared weights)
         reps += [ri, rh]
+    if 'llama2xs' in want:
+        r = Report('llama2xs')
+        case_llama2xs(r)
+        reps.append(r)
     if 'bert' in want:
         r = Report('bert')
         case_bert(r)
