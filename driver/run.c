@@ -356,6 +356,7 @@ int cmd_run(int argc, char **argv)
     int got = rt_generate(&f, &tok, &sp, tokens, (int)n, (int)n_new,
                           tok.eos_id == RT_TOK_NO_ID ? -1 : (int32_t)tok.eos_id, stdout, gen, &st);
     fputc('\n', stdout);
+    fflush(stdout);
     if (got < 0) goto out;
     if (show_ids) {
         fputs("prompt ids:", stderr);

@@ -8,7 +8,9 @@
  * follow the same pattern. Paths in the XML are relative to the XML file. */
 #include "frontend_impl.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,15 +116,15 @@ out:
 }
 
 /* The GPT-2 graph. prefix is "" or "transformer."; tied says the head reuses wte. */
-static void write_gpt2(FILE *f, const Gpt2Config *c, const char *src, const char *weights, const char *vocab,
-                       const char *merges, const char *prefix, int tied)
+static void write_gpt2(FILE *f, const Gpt2Config *c, const char *name, const char *src, const char *weights,
+                       const char *vocab, const char *merges, const char *prefix, int tied)
 {
     char eps[32];
     fmt_double(eps, sizeof eps, c->eps);
     fprintf(f,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         "<!-- GPT-2, written by `kiln import` from %s. The format is docs/model-format.md. -->\n"
-        "<model name=\"gpt2\" family=\"gpt2\" format=\"1\">\n"
+        "<model name=\"%s\" family=\"gpt2\" format=\"1\">\n"
         "  <param name=\"n_layer\" value=\"%lld\"/>\n"
         "  <param name=\"n_head\" value=\"%lld\"/>\n"
         "  <param name=\"n_embd\" value=\"%lld\"/>\n"
@@ -132,7 +134,7 @@ static void write_gpt2(FILE *f, const Gpt2Config *c, const char *src, const char
         "  <param name=\"eps\" value=\"%s\"/>\n"
         "  <param name=\"head_dim\" value=\"{n_embd / n_head}\"/>\n"
         "  <param name=\"p\" value=\"%s\"/>\n",
-        src, (long long)c->n_layer, (long long)c->n_head, (long long)c->n_embd, (long long)c->n_inner,
+        src, name, (long long)c->n_layer, (long long)c->n_head, (long long)c->n_embd, (long long)c->n_inner,
         (long long)c->n_positions, (long long)c->vocab, eps, prefix);
     if (c->eos >= 0) fprintf(f, "  <param name=\"eos\" value=\"%lld\"/>\n", (long long)c->eos);
     fprintf(f,
@@ -221,6 +223,19 @@ static void write_gpt2(FILE *f, const Gpt2Config *c, const char *src, const char
         "</model>\n");
 }
 
+/* The folder's last component, kept to name characters: models/gpt2-medium/ → gpt2-medium. */
+static const char *model_name(Arena *a, const char *dir)
+{
+    char abs[4096];
+    const char *p = realpath(dir, abs) ? abs : dir;
+    const char *slash = strrchr(p, '/');
+    const char *base = slash && slash[1] ? slash + 1 : p;
+    char *name = arena_strdup(a, base);
+    for (char *q = name; *q; q++)
+        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') *q = '_';
+    return name[0] ? name : "model";
+}
+
 int fe_import_hf(Diag *d, const char *dir, const char *out_path)
 {
     Arena a = { 0 };
@@ -275,7 +290,7 @@ int fe_import_hf(Diag *d, const char *dir, const char *out_path)
         diag_file_error(d, out_path, "cannot write: %s", strerror(errno));
         goto out;
     }
-    write_gpt2(f, &c, dir, path_relative(&a, out_dir, weights), vocab ? path_relative(&a, out_dir, vocab) : NULL,
+    write_gpt2(f, &c, model_name(&a, dir), dir, path_relative(&a, out_dir, weights), vocab ? path_relative(&a, out_dir, vocab) : NULL,
                merges ? path_relative(&a, out_dir, merges) : NULL, prefix, tied);
     if (fclose(f) != 0) {
         diag_file_error(d, out_path, "cannot write: %s", strerror(errno));

@@ -13,7 +13,7 @@ $kiln check "$model"
 echo
 echo "\$ kiln compile $model --emit=ir -o build/tiny.kir"
 $kiln compile "$model" --emit=ir -o build/tiny.kir
-echo "(wrote build/tiny.kir: $(grep -c ' = ' build/tiny.kir) nodes)"
+echo "(wrote build/tiny.kir: $(grep -c '^  %' build/tiny.kir) nodes)"
 echo
 prompt=${1:-"And the LORD said unto Moses,"}
 echo "\$ kiln run build/tiny.kir -p \"$prompt\" -n 60 --temperature 0.8 --seed 7 --stats"
