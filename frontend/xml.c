@@ -660,33 +660,14 @@ static void read_graph_body(Fe *fe, GraphBuild *gb, xmlNode *first, const Scope 
     }
 }
 
-static Node *find_node(Node **idx, int n, const char *name)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(idx[mid]->name, name);
-        if (c == 0) return idx[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return NULL;
-}
-
 /* Name → node, following aliases (a chain of aliases ends at a node or nowhere). */
 static Node *lookup(GraphBuild *gb, Node **idx, const char *name, int depth)
 {
-    Node *x = find_node(idx, gb->g->n_nodes, name);
+    Node *x = ir_sorted_find(idx, gb->g->n_nodes, name);
     if (x || depth >= 16) return x;
     for (int i = gb->n_alias - 1; i >= 0; i--)
         if (strcmp(gb->alias[i].name, name) == 0) return lookup(gb, idx, gb->alias[i].target, depth + 1);
     return NULL;
-}
-
-static int by_name(const void *a, const void *b)
-{
-    const Node *x = *(Node *const *)a, *y = *(Node *const *)b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
 /* The closest defined name, for "did you mean". */
@@ -706,15 +687,13 @@ static void finish_graph(Fe *fe, GraphBuild *gb, int errs_before)
     if (fe->d->n_errors > errs_before) return;   /* names would only cascade from those errors */
     Graph *g = gb->g;
     ir_graph_renumber(g);
-    Node **idx = xcalloc((size_t)g->n_nodes + 1, sizeof *idx);
-    memcpy(idx, g->nodes, (size_t)g->n_nodes * sizeof *idx);
-    qsort(idx, (size_t)g->n_nodes, sizeof *idx, by_name);
+    Node **idx = ir_graph_sorted(g);
     int errs = fe->d->n_errors;
     for (int i = 1; i < g->n_nodes; i++)
         if (strcmp(idx[i - 1]->name, idx[i]->name) == 0)
             diag_error(fe->d, idx[i]->loc, "name '%s' is defined twice (first at line %u)", idx[i]->name, idx[i - 1]->loc.line);
     for (int i = 0; i < gb->n_alias; i++)
-        if (find_node(idx, g->n_nodes, gb->alias[i].name))
+        if (ir_sorted_find(idx, g->n_nodes, gb->alias[i].name))
             diag_error(fe->d, gb->alias[i].at, "name '%s' is defined twice", gb->alias[i].name);
     for (int i = 0; i < gb->n_pend; i++) {
         PendIn *pe = &gb->pend[i];

@@ -241,7 +241,11 @@ const Attr *ir_node_attr(const Node *n, AttrKind k);      /* NULL if absent */
 int64_t ir_attr_int(const Node *n, AttrKind k, int64_t dflt);
 double ir_attr_float(const Node *n, AttrKind k, double dflt);
 const char *ir_attr_str(const Node *n, AttrKind k, const char *dflt);
-Node *ir_graph_find(const Graph *g, const char *name);    /* NULL if absent */
+Node *ir_graph_find(const Graph *g, const char *name);    /* NULL if absent; linear */
+/* For many lookups: a copy of g's nodes sorted by name (ties in graph order), to free();
+ * ir_sorted_find searches it (the first of equal names). */
+Node **ir_graph_sorted(const Graph *g);
+Node *ir_sorted_find(Node *const *sorted, int n, const char *name);
 void ir_graph_add_output(Graph *g, const char *name, Node *node, Loc loc);
 
 /* Sorts the nodes topologically (stable: keeps the written order where it can). A cycle

@@ -177,6 +177,33 @@ Node *ir_graph_find(const Graph *g, const char *name)
     return NULL;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const Node *x = *(Node *const *)a, *y = *(Node *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+Node **ir_graph_sorted(const Graph *g)
+{
+    Node **idx = xcalloc((size_t)g->n_nodes + 1, sizeof *idx);
+    memcpy(idx, g->nodes, (size_t)g->n_nodes * sizeof *idx);
+    qsort(idx, (size_t)g->n_nodes, sizeof *idx, by_name);
+    return idx;
+}
+
+Node *ir_sorted_find(Node *const *sorted, int n, const char *name)
+{
+    int lo = 0, hi = n - 1, hit = -1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(sorted[mid]->name, name);
+        if (c == 0) hit = mid;
+        if (c >= 0) hi = mid - 1;
+        else lo = mid + 1;
+    }
+    return hit >= 0 ? sorted[hit] : NULL;
+}
+
 void ir_graph_add_output(Graph *g, const char *name, Node *node, Loc loc)
 {
     Output o = { arena_strdup(g->arena, name), node, loc };

@@ -485,24 +485,6 @@ static void bind_refs(P *p, Graph *g)
     }
 }
 
-/* Name → node over a sorted index (graphs have thousands of nodes). */
-static int cmp_node_name(const void *a, const void *b)
-{
-    return strcmp((*(Node *const *)a)->name, (*(Node *const *)b)->name);
-}
-
-static Node *find_sorted(Node **idx, int n, const char *name)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(idx[mid]->name, name);
-        if (c == 0) return idx[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return NULL;
-}
-
 static void parse_graph(P *p)
 {
     next(p);    /* 'graph' */
@@ -556,9 +538,7 @@ static void parse_graph(P *p)
         return;
     }
     /* resolve input names */
-    Node **idx = xcalloc((size_t)g->n_nodes + 1, sizeof *idx);
-    memcpy(idx, g->nodes, (size_t)g->n_nodes * sizeof *idx);
-    qsort(idx, (size_t)g->n_nodes, sizeof *idx, cmp_node_name);
+    Node **idx = ir_graph_sorted(g);
     for (int i = 1; i < g->n_nodes; i++)
         if (strcmp(idx[i - 1]->name, idx[i]->name) == 0) {
             Node *later = idx[i - 1]->id > idx[i]->id ? idx[i - 1] : idx[i];
@@ -568,7 +548,7 @@ static void parse_graph(P *p)
     for (int i = 0; i < n_pend; i++) {
         Pending *pe = &pend[i];
         for (int j = 0; j < pe->node->n_in; j++) {
-            Node *x = find_sorted(idx, g->n_nodes, pe->names[j]);
+            Node *x = ir_sorted_find(idx, g->n_nodes, pe->names[j]);
             if (!x) {
                 diag_error(p->d, pe->locs[j], "'%%%s' is not defined in graph '%s'", pe->names[j], g->name);
                 p->failed = 1;
@@ -578,7 +558,7 @@ static void parse_graph(P *p)
         }
     }
     for (int i = 0; i < n_outs; i++) {
-        Node *x = find_sorted(idx, g->n_nodes, outs[i].node);
+        Node *x = ir_sorted_find(idx, g->n_nodes, outs[i].node);
         if (!x) {
             diag_error(p->d, outs[i].loc, "output '%s': '%%%s' is not defined", outs[i].name, outs[i].node);
             p->failed = 1;

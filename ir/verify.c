@@ -63,13 +63,6 @@ static int verify_module_decls(Module *m, Diag *d)
     return bad;
 }
 
-static int by_name(const void *a, const void *b)
-{
-    const Node *x = *(Node *const *)a, *y = *(Node *const *)b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (x->id > y->id) - (x->id < y->id);
-}
-
 static int verify_graph(Module *m, Graph *g, Diag *d)
 {
     int bad = 0;
@@ -134,9 +127,7 @@ static int verify_graph(Module *m, Graph *g, Diag *d)
         n->shape = sh;
     }
     /* unique names: sort a copy of the pointers by name, compare neighbours */
-    Node **byname = xcalloc((size_t)g->n_nodes, sizeof *byname);
-    memcpy(byname, g->nodes, (size_t)g->n_nodes * sizeof *byname);
-    qsort(byname, (size_t)g->n_nodes, sizeof *byname, by_name);
+    Node **byname = ir_graph_sorted(g);
     for (int i = 1; i < g->n_nodes; i++)
         if (strcmp(byname[i - 1]->name, byname[i]->name) == 0) {
             diag_error(d, byname[i]->loc, "name '%s' is defined twice in graph '%s'", byname[i]->name, g->name);
