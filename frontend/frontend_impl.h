@@ -4,6 +4,8 @@
 
 #include "frontend/frontend.h"
 
+#include <libxml/tree.h>
+
 /* A loop variable of <repeat> (or, for carries, a name standing for another name). */
 typedef struct Scope {
     const char *name;
@@ -34,5 +36,24 @@ int fe_parse_dims(Fe *fe, const char *text, Shape *out, Loc at, const char *what
 int fe_parse_dim(Fe *fe, const char *text, Dim *out, Loc at, const char *what);
 
 
+
+/* xml.c: where an element or one of its attributes is in the file. */
+Loc fe_elem_loc(Fe *fe, xmlNode *x);
+Loc fe_attr_loc(Fe *fe, xmlNode *x, const char *name);
+
+/* xml_attr.c: attribute values. fe_get substitutes {expressions} (NULL if absent or bad);
+ * fe_get_name also checks the result is a name; the parsers report at `at`. */
+const char *fe_raw_attr(xmlNode *x, const char *name);
+const char *fe_get(Fe *fe, const Scope *sc, xmlNode *x, const char *name);
+const char *fe_get_name(Fe *fe, const Scope *sc, xmlNode *x, const char *attr);
+int fe_valid_name(const char *s);
+int fe_parse_int(Fe *fe, const char *s, int64_t lo, int64_t hi, int64_t *out, Loc at, const char *what);
+int fe_parse_float(Fe *fe, const char *s, double *out, Loc at, const char *what);
+int fe_parse_dtype(Fe *fe, const char *s, DType *dt, Loc at);
+int fe_set_attr(Fe *fe, Node *n, AttrKind k, const char *v, Loc at);   /* IR attribute k of n */
+int fe_repeat_count(Fe *fe, const Scope *sc, xmlNode *x, int64_t *count);
+
+/* xml_graph.c: one <graph> element into a new graph of fe->m. */
+void fe_read_graph(Fe *fe, xmlNode *x);
 
 #endif
