@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/runtime.h"
 
@@ -38,6 +39,12 @@ int cmd_check(int argc, char **argv)
         path = argv[i];
     }
     if (!path) return usage_error("check", "no model given");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: error: is a directory; a Hugging Face folder is described first with:\n"
+                        "  kiln import %s -o model.xml\n", path, path);
+        return 1;
+    }
     Arena a = { 0 };
     Diag d;
     diag_init(&d);

@@ -242,6 +242,11 @@ int fe_import_hf(Diag *d, const char *dir, const char *out_path)
     int rc = -1;
     Gpt2Config c;
     const char *cfg = path_join(&a, dir, "config.json");
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        diag_file_error(d, dir, "%s", stat(dir, &st) != 0 ? "no such directory" : "not a directory (kiln import reads a model folder)");
+        goto out;
+    }
     if (!exists(cfg)) {
         diag_file_error(d, dir, "no config.json: not a Hugging Face model folder");
         goto out;

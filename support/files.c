@@ -15,6 +15,11 @@
 
 char *file_read_all(Diag *d, const char *path, size_t *len)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        diag_file_error(d, path, "is a directory, not a file");
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_file_error(d, path, "cannot read: %s", strerror(errno));
