@@ -25,10 +25,11 @@ const char *scope_lookup(const Scope *sc, const Module *m, const char *name, siz
 {
     for (; sc; sc = sc->up)
         if (strlen(sc->name) == len && strncmp(sc->name, name, len) == 0) return sc->value;
-    for (int i = m->n_params - 1; i >= 0; i--)
-        if (strlen(m->params[i].name) == len && strncmp(m->params[i].name, name, len) == 0)
-            return m->params[i].value;
-    return NULL;
+    char key[128];
+    if (len >= sizeof key) return NULL;
+    memcpy(key, name, len);
+    key[len] = 0;
+    return ir_module_param(m, key);
 }
 
 static void skip(E *e)

@@ -92,6 +92,8 @@ Loc fe_attr_loc(Fe *fe, xmlNode *x, const char *name)
 
 /* ---- declarations ----------------------------------------------------------------------- */
 
+enum { FE_MAX_DECLS = 100000 };     /* parameters and states: a few per layer in real models */
+
 int fe_repeat_count(Fe *fe, const Scope *sc, xmlNode *x, int64_t *count)
 {
     const char *c = fe_get(fe, sc, x, "count");
@@ -128,11 +130,11 @@ static void read_decl(Fe *fe, xmlNode *x, const Scope *sc)
     if (strcmp(tag, "param") == 0) {
         const char *name = fe_get_name(fe, sc, x, "name"), *value = fe_get(fe, sc, x, "value");
         if (!name || !value) return;
-        for (int i = 0; i < m->n_params; i++)
-            if (strcmp(m->params[i].name, name) == 0) {
-                diag_error(fe->d, at, "parameter '%s' is given twice (first at line %u)", name, m->params[i].loc.line);
-                return;
-            }
+        int first = namemap_get(&m->param_index, name);
+        if (first >= 0) {
+            diag_error(fe->d, at, "parameter '%s' is given twice (first at line %u)", name, m->params[first].loc.line);
+            return;
+        }
         ir_module_add_param(m, name, value, at);
     } else if (strcmp(tag, "dim") == 0) {
         const char *name = fe_get_name(fe, sc, x, "name"), *max = fe_get(fe, sc, x, "max");
@@ -179,6 +181,11 @@ static void read_decl(Fe *fe, xmlNode *x, const Scope *sc)
         int64_t count;
         if (!var || fe_repeat_count(fe, sc, x, &count)) return;
         for (int64_t i = 0; i < count && fe->d->n_errors == 0; i++) {
+            if (fe->m->n_states + fe->m->n_params > FE_MAX_DECLS) {
+                diag_error(fe->d, fe_elem_loc(fe, x), "more than %d parameters and states; are repeats nested too deep?",
+                           FE_MAX_DECLS);
+                return;
+            }
             Scope inner = { var, arena_printf(fe->a, "%lld", (long long)i), sc };
             read_decls(fe, x->children, &inner);
         }

@@ -32,6 +32,8 @@ typedef struct Carry {
 
 typedef struct GraphBuild {
     Graph *g;
+    NameMap weight_nodes;   /* tensor name → index of its WEIGHT node in g */
+    NameMap alias_index;    /* alias name → its last entry in alias */
     PendIn *pend; int n_pend, cap_pend;
     Alias *alias; int n_alias, cap_alias;
     struct { const char *name, *from; Loc at; } *outs; int n_outs, cap_outs;
@@ -138,6 +140,13 @@ static void read_op(Fe *fe, GraphBuild *gb, xmlNode *x, const Scope *sc, const C
     VEC_PUSH(gb->pend, gb->n_pend, gb->cap_pend, pe);
 }
 
+static void add_alias(Fe *fe, GraphBuild *gb, const char *name, const char *target, Loc at)
+{
+    Alias al = { name, target, at };
+    VEC_PUSH(gb->alias, gb->n_alias, gb->cap_alias, al);
+    namemap_put(fe->a, &gb->alias_index, name, gb->n_alias - 1);
+}
+
 static void read_weight(Fe *fe, GraphBuild *gb, xmlNode *x, const Scope *sc)
 {
     Loc at = fe_elem_loc(fe, x);
@@ -172,18 +181,16 @@ static void read_weight(Fe *fe, GraphBuild *gb, xmlNode *x, const Scope *sc)
                        name, tensor, b1, wt->loc.line, b2);
             return;
         }
-        for (int i = 0; i < gb->g->n_nodes; i++) {
-            Node *o = gb->g->nodes[i];
-            if (o->op == OP_WEIGHT && o->ref == w) {
-                Alias al = { name, o->name, at };
-                VEC_PUSH(gb->alias, gb->n_alias, gb->cap_alias, al);
-                return;
-            }
+        int o = namemap_get(&gb->weight_nodes, tensor);
+        if (o >= 0) {
+            add_alias(fe, gb, name, gb->g->nodes[o]->name, at);
+            return;
         }
     } else {
         w = ir_module_add_weight(fe->m, tensor, dtype, &s, at);
         fe->m->weights[w].declared = dt ? (int)dtype : -1;
     }
+    namemap_put(fe->a, &gb->weight_nodes, fe->m->weights[w].tensor, gb->g->n_nodes);
     Node *n = ir_node_new(gb->g, OP_WEIGHT, name, at);
     ir_node_set_attr(fe->m, n, A_tensor)->v.s = fe->m->weights[w].tensor;
     n->ref = w;
@@ -228,15 +235,23 @@ static void read_repeat(Fe *fe, GraphBuild *gb, xmlNode *x, const Scope *sc, con
     if (cname && fe_raw_attr(x, "result")) {
         const char *res = fe_get_name(fe, sc, x, "result");
         if (!res) return;
-        Alias al = { res, cur, fe_attr_loc(fe, x, "result") };
-        VEC_PUSH(gb->alias, gb->n_alias, gb->cap_alias, al);
+        add_alias(fe, gb, res, cur, fe_attr_loc(fe, x, "result"));
     }
 }
+
+/* Far above real models (GPT-2 124M: ~600 nodes; a 96-layer model: ~6000), low enough that
+ * nested repeats cannot make kiln run out of memory or time before it says no. */
+enum { FE_MAX_NODES = 1000000 };
 
 static void read_graph_body(Fe *fe, GraphBuild *gb, xmlNode *first, const Scope *sc, const Carry *carry)
 {
     for (xmlNode *x = first; x; x = x->next) {
         if (x->type != XML_ELEMENT_NODE) continue;
+        if (gb->g->n_nodes >= FE_MAX_NODES) {
+            diag_error(fe->d, fe_elem_loc(fe, x), "graph '%s' has more than %d nodes; are repeats nested too deep?",
+                       gb->g->name, FE_MAX_NODES);
+            return;
+        }
         const char *tag = (const char *)x->name;
         if (strcmp(tag, "op") == 0) read_op(fe, gb, x, sc, carry);
         else if (strcmp(tag, "weight") == 0) read_weight(fe, gb, x, sc);
@@ -272,14 +287,15 @@ static Node *lookup(GraphBuild *gb, Node **idx, const char *name, int depth)
 {
     Node *x = ir_sorted_find(idx, gb->g->n_nodes, name);
     if (x || depth >= 16) return x;
-    for (int i = gb->n_alias - 1; i >= 0; i--)
-        if (strcmp(gb->alias[i].name, name) == 0) return lookup(gb, idx, gb->alias[i].target, depth + 1);
-    return NULL;
+    int i = namemap_get(&gb->alias_index, name);
+    return i < 0 ? NULL : lookup(gb, idx, gb->alias[i].target, depth + 1);
 }
 
-/* The closest defined name, for "did you mean". */
-static const char *closest_name(GraphBuild *gb, const char *name)
+/* The closest defined name, for "did you mean" (only while messages are still printed:
+ * it reads every name). */
+static const char *closest_name(Fe *fe, GraphBuild *gb, const char *name)
 {
+    if (fe->d->n_errors >= 20) return NULL;
     int best = 4;
     const char *hit = NULL;
     for (int i = 0; i < gb->g->n_nodes; i++) {
@@ -307,7 +323,7 @@ static void finish_graph(Fe *fe, GraphBuild *gb, int errs_before)
         for (int j = 0; j < pe->n; j++) {
             Node *x = lookup(gb, idx, pe->names[j], 0);
             if (!x) {
-                const char *near = closest_name(gb, pe->names[j]);
+                const char *near = closest_name(fe, gb, pe->names[j]);
                 if (near) diag_error(fe->d, pe->at, "%s '%s': '%s' is not defined; did you mean '%s'?", op_name(pe->node->op), pe->node->name, pe->names[j], near);
                 else diag_error(fe->d, pe->at, "%s '%s': '%s' is not defined", op_name(pe->node->op), pe->node->name, pe->names[j]);
                 continue;

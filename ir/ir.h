@@ -215,6 +215,7 @@ typedef struct Module {
     Graph **graphs;     int n_graphs, cap_graphs;
     Loc loc;
     const Diag *files;      /* names the files of every Loc (printing locations) */
+    NameMap weight_index, state_index, param_index;     /* kept by the ir_module_add_* */
 } Module;
 
 /* ---- building ---------------------------------------------------------------------- */

@@ -64,29 +64,25 @@ int ir_module_add_sym(Module *m, const char *name, int64_t max, Loc loc)
 
 int ir_module_state(const Module *m, const char *name)
 {
-    for (int i = 0; i < m->n_states; i++)
-        if (strcmp(m->states[i].name, name) == 0) return i;
-    return -1;
+    return namemap_get(&m->state_index, name);
 }
 
 int ir_module_weight(const Module *m, const char *tensor)
 {
-    for (int i = 0; i < m->n_weights; i++)
-        if (strcmp(m->weights[i].tensor, tensor) == 0) return i;
-    return -1;
+    return namemap_get(&m->weight_index, tensor);
 }
 
 const char *ir_module_param(const Module *m, const char *name)
 {
-    for (int i = 0; i < m->n_params; i++)
-        if (strcmp(m->params[i].name, name) == 0) return m->params[i].value;
-    return NULL;
+    int i = namemap_get(&m->param_index, name);
+    return i < 0 ? NULL : m->params[i].value;
 }
 
 void ir_module_add_param(Module *m, const char *name, const char *value, Loc loc)
 {
     Param p = { arena_strdup(m->arena, name), arena_strdup(m->arena, value), loc };
     ARENA_PUSH(m->arena, m->params, m->n_params, m->cap_params, p);
+    namemap_put(m->arena, &m->param_index, p.name, m->n_params - 1);   /* the last one wins */
 }
 
 int ir_module_add_weight_file(Module *m, const char *path, Loc loc)
@@ -100,6 +96,7 @@ int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *s
 {
     Weight w = { arena_strdup(m->arena, tensor), dt, -1, *shape, NULL, loc };
     ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, w);
+    namemap_put(m->arena, &m->weight_index, w.tensor, m->n_weights - 1);
     return m->n_weights - 1;
 }
 
@@ -107,6 +104,7 @@ int ir_module_add_state(Module *m, const char *name, DType dt, const Shape *shap
 {
     State s = { arena_strdup(m->arena, name), dt, *shape, batch_axis, loc };
     ARENA_PUSH(m->arena, m->states, m->n_states, m->cap_states, s);
+    namemap_put(m->arena, &m->state_index, s.name, m->n_states - 1);
     return m->n_states - 1;
 }
 

@@ -54,11 +54,10 @@ static int verify_module_decls(Module *m, Diag *d)
             diag_error(d, s->loc, "state '%s': states are f32", s->name);
             bad++;
         }
-        for (int j = 0; j < i; j++)
-            if (strcmp(m->states[j].name, s->name) == 0) {
-                diag_error(d, s->loc, "state '%s' is declared twice", s->name);
-                bad++;
-            }
+        if (ir_module_state(m, s->name) != i) {    /* the index keeps the last of equal names */
+            diag_error(d, s->loc, "state '%s' is declared twice", s->name);
+            bad++;
+        }
     }
     return bad;
 }

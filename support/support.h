@@ -50,6 +50,16 @@ void arena_free(Arena *a);
         (arr)[(n)++] = (item);                                                    \
     } while (0)
 
+/* Name → int (>= 0), in an arena; keys are not copied. namemap_get gives -1 if absent;
+ * namemap_put replaces the value of a key already present. */
+typedef struct NameMap {
+    const char **keys;
+    int *vals;
+    uint32_t cap, n;
+} NameMap;
+int namemap_get(const NameMap *m, const char *key);
+void namemap_put(Arena *a, NameMap *m, const char *key, int val);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t elem);
 void *xrealloc(void *p, size_t n);
