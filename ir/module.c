@@ -185,8 +185,10 @@ static int by_name(const void *a, const void *b)
 Node **ir_graph_sorted(const Graph *g)
 {
     Node **idx = xcalloc((size_t)g->n_nodes + 1, sizeof *idx);
-    memcpy(idx, g->nodes, (size_t)g->n_nodes * sizeof *idx);
-    qsort(idx, (size_t)g->n_nodes, sizeof *idx, by_name);
+    if (g->n_nodes) {       /* an empty graph has no node array at all */
+        memcpy(idx, g->nodes, (size_t)g->n_nodes * sizeof *idx);
+        qsort(idx, (size_t)g->n_nodes, sizeof *idx, by_name);
+    }
     return idx;
 }
 
@@ -267,7 +269,7 @@ int ir_graph_toposort(Graph *g, Diag *d)
         free(seen);
         rc = -1;
     } else {
-        memcpy(g->nodes, order, (size_t)n * sizeof *order);
+        if (n) memcpy(g->nodes, order, (size_t)n * sizeof *order);
         ir_graph_renumber(g);
     }
     free(done);

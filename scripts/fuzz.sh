@@ -9,6 +9,8 @@ seconds=${1:-600}
     CC=clang-19 meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 ninja -C build-fuzz
 mkdir -p build-fuzz/fuzz-artifacts
+export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=abort_on_error=1
 for t in model safetensors tokenizer; do
     exe=$(find build-fuzz/tests -name "fuzz_$t" -type f | head -1)
     corpus=build-fuzz/fuzz-corpus/$t

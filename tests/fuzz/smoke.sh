@@ -6,6 +6,9 @@ fuzzer=$1
 seconds=$2
 shift 2
 work=$(mktemp -d)
+# a sanitizer report is a failure, not a message to scroll past
+export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=abort_on_error=1
 trap 'rm -rf "$work"' EXIT
 "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$work/" "$work" "$@" 2>"$work/log"
