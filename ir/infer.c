@@ -121,6 +121,13 @@ static int same_dim(Ctx *c, Dim a, Dim b, const char *what)
     return fail(c, "%s differ (%s vs %s)", what, dstr(c, a, b1), dstr(c, b, b2));
 }
 
+/* A valid mask's batch: the same as the data's, or 1 for all rows. */
+static int batch_or_one(Ctx *c, Dim batch, Dim vb)
+{
+    if (dim_is_const(vb) && vb.k == 1) return 0;
+    return same_dim(c, batch, vb, "batch of the data and of valid");
+}
+
 /* The last dim of x must equal the length of the 1-d parameter p (a norm's weight). */
 static int norm_param(Ctx *c, int xi, int pi)
 {
@@ -311,8 +318,7 @@ static int infer_mask(Ctx *c)
     if (n->n_in == 2) {
         Node *v = n->in[1];
         if (need_i32(c, 1, "valid") || need_rank(c, 1, 2, 2, "valid")) return -1;
-        Dim vb = v->shape.d[0];
-        if (!(dim_is_const(vb) && vb.k == 1) && same_dim(c, s->shape.d[0], vb, "batch of scores and valid")) return -1;
+        if (batch_or_one(c, s->shape.d[0], v->shape.d[0])) return -1;
         if (same_dim(c, s->shape.d[3], v->shape.d[1], "key length of scores and valid")) return -1;
     }
     n->shape = s->shape;
@@ -351,7 +357,7 @@ static int infer_pool(Ctx *c)
         Node *v = n->in[1];
         if (need_i32(c, 1, "valid") || need_rank(c, 1, 2, 2, "valid")) return -1;
         if (axis == 0) return fail(c, "a valid mask needs the pooled axis after the batch axis");
-        if (same_dim(c, x->shape.d[0], v->shape.d[0], "batch of input and valid")) return -1;
+        if (batch_or_one(c, x->shape.d[0], v->shape.d[0])) return -1;
         if (same_dim(c, x->shape.d[axis], v->shape.d[1], "pooled length and valid length")) return -1;
     }
     n->shape = x->shape;
@@ -376,6 +382,7 @@ static int infer_attention(Ctx *c)
         return fail(c, "query heads must be a constant multiple of key/value heads");
     if (n->n_in == 4) {
         if (need_i32(c, 3, "valid") || need_rank(c, 3, 2, 2, "valid")) return -1;
+        if (batch_or_one(c, q->shape.d[0], n->in[3]->shape.d[0])) return -1;
         if (same_dim(c, k->shape.d[2], n->in[3]->shape.d[1], "key length and valid length")) return -1;
     }
     n->shape = q->shape;

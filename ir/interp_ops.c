@@ -397,20 +397,20 @@ static int exec_cache(Run *r, const Node *n, const Tensor *x, Tensor *y)
     return 0;
 }
 
-/* mean or max over axis (which disappears); valid (B, len) excludes positions. A slice
- * with no valid position gives 0 in both modes. */
+/* mean or max over axis (which disappears); valid (B or 1, len) excludes positions. A
+ * slice with no valid position gives 0 in both modes. */
 static int exec_pool(Run *r, const Node *n, const Tensor *x, const Tensor *valid, Tensor *y)
 {
     int axis = interp_node_axis(n, x->rank);
     int is_max = strcmp(ir_attr_str(n, A_mode, "mean"), "max") == 0;
     int64_t outer = interp_prod(x->dim, 0, axis), inner = interp_prod(x->dim, axis + 1, x->rank), L = x->dim[axis];
     int64_t per_batch = axis > 0 ? interp_prod(x->dim, 1, axis) : 1;     /* outer rows per batch row */
-    if (valid && (valid->dim[0] != x->dim[0] || valid->dim[1] != L))
-        return interp_node_error(r->in, n, "valid mask does not match the input");
+    if (check_valid_batch(r, n, valid, x->dim[0])) return -1;
+    if (valid && valid->dim[1] != L) return interp_node_error(r->in, n, "valid mask does not match the input");
     const float *a = x->data;
     float *o = y->data;
     for (int64_t t = 0; t < outer; t++) {
-        const int32_t *v = valid ? (const int32_t *)valid->data + (t / per_batch) * L : NULL;
+        const int32_t *v = !valid ? NULL : (const int32_t *)valid->data + (valid->dim[0] == 1 ? 0 : t / per_batch) * L;
         for (int64_t c = 0; c < inner; c++) {
             double acc = is_max ? -INFINITY : 0;
             int64_t count = 0;
