@@ -1,53 +1,146 @@
-/* compile.c — `kiln compile MODEL -o OUT`. For now the one artifact is the IR text
- * (--emit=ir); the code generator adds the others (exe, llvm, asm, obj). */
+/* compile.c — `kiln compile MODEL -o OUT`: the executable, or the IR text, LLVM IR,
+ * assembly or object. `-o` names the first kind asked for; other kinds go beside it. */
 #include "driver.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
 
 static const char help[] =
-    "usage: kiln compile MODEL -o OUT --emit=ir\n"
+    "usage: kiln compile MODEL -o OUT [options]\n"
     "\n"
-    "  -o OUT       the artifact to write ('-' = standard output for --emit=ir)\n"
-    "  --emit=ir    the module in kiln's IR text form (docs/ir.md); a .kir file is accepted\n"
-    "               wherever a model is, and reads back to the same module\n";
+    "  -o OUT             the artifact to write (the executable unless --emit says otherwise)\n"
+    "  --emit=KINDS       comma-separated: exe (default), ir (.kir text, docs/ir.md), llvm (.ll),\n"
+    "                     asm (.s), obj (.o); -o names the first, the others go beside it\n"
+    "  --target TRIPLE    x86_64-linux-gnu or aarch64-linux-gnu (default: this machine)\n"
+    "  --cpu NAME         CPU to tune for: native (default for this machine), x86-64, x86-64-v3,\n"
+    "                     x86-64-v4, znver4, neoverse-n1, ... (default elsewhere: the baseline)\n"
+    "  --features LIST    extra target features, e.g. -avx512f\n"
+    "  -O0 .. -O3         LLVM optimization level (default -O3)\n"
+    "  --weights=MODE     embedded (default: one standalone file) or external (OUT.weights,\n"
+    "                     mapped at start-up)\n"
+    "  -v                 print each phase's time; -q prints nothing but errors\n";
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "exe,asm" → mask; the first kind in *first. */
+static int parse_emit(const char *s, unsigned *mask, int *want_ir, unsigned *first)
+{
+    static const struct { const char *name; unsigned bit; } kinds[] = {
+        { "exe", EMIT_EXE }, { "obj", EMIT_OBJ }, { "asm", EMIT_ASM }, { "llvm", EMIT_LLVM }, { "ir", 0 },
+    };
+    *mask = 0;
+    *want_ir = 0;
+    *first = ~0u;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        size_t k = 0;
+        while (k < sizeof kinds / sizeof kinds[0] && !(strlen(kinds[k].name) == n && !strncmp(kinds[k].name, s, n))) k++;
+        if (k == sizeof kinds / sizeof kinds[0])
+            return usage_error("compile", "unknown --emit kind '%.*s' (exe, ir, llvm, asm, obj)", (int)n, s);
+        if (*first == ~0u) *first = kinds[k].bit;
+        if (kinds[k].bit) *mask |= kinds[k].bit;
+        else *want_ir = 1;
+        s += n + (e ? 1 : 0);
+    }
+    if (!*mask && !*want_ir) return usage_error("compile", "--emit needs at least one kind");
+    return 0;
+}
+
+static int write_ir(Module *m, const char *out, Arena *a, Diag *d)
+{
+    FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+    if (!f) {
+        diag_file_error(d, out, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    ir_print(m, f, strcmp(out, "-") ? path_dirname(a, out) : ".");
+    if (f == stdout) return fflush(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0) {
+        diag_file_error(d, out, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
 
 int cmd_compile(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *emit = "exe", *v;
+    BackendOptions o = { 0 };
+    o.opt_level = 3;
+    o.eos_id = -1;
+    int quiet = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(help, stdout);
             return 0;
         }
         if ((v = opt_value(argc, argv, &i, "-o"))) out = v;
         else if ((v = opt_value(argc, argv, &i, "--emit"))) emit = v;
-        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("compile", "unknown or incomplete option '%s'", argv[i]);
-        else if (path) return usage_error("compile", "one model at a time ('%s' and '%s')", path, argv[i]);
-        else path = argv[i];
+        else if ((v = opt_value(argc, argv, &i, "--target"))) o.triple = v;
+        else if ((v = opt_value(argc, argv, &i, "--cpu"))) o.cpu = v;
+        else if ((v = opt_value(argc, argv, &i, "--features"))) o.features = v;
+        else if ((v = opt_value(argc, argv, &i, "--weights"))) {
+            if (!strcmp(v, "external")) o.weights_external = 1;
+            else if (strcmp(v, "embedded")) return usage_error("compile", "--weights must be embedded or external, not '%s'", v);
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o.opt_level = a[2] - '0';
+        else if (!strcmp(a, "-v")) o.verbose = 1;
+        else if (!strcmp(a, "-q")) quiet = 1;
+        else if (a[0] == '-' && a[1]) return usage_error("compile", "unknown or incomplete option '%s'", a);
+        else if (path) return usage_error("compile", "one model at a time ('%s' and '%s')", path, a);
+        else path = a;
     }
     if (!path) return usage_error("compile", "no model given");
     if (!out) return usage_error("compile", "no output given (-o OUT)");
-    if (strcmp(emit, "ir") != 0) {
-        if (!strcmp(emit, "exe") || !strcmp(emit, "llvm") || !strcmp(emit, "asm") || !strcmp(emit, "obj"))
-            return usage_error("compile", "--emit=%s is not available yet in this version of kiln; use --emit=ir", emit);
-        return usage_error("compile", "unknown --emit=%s (expected ir)", emit);
-    }
+    unsigned first;
+    int want_ir;
+    if (parse_emit(emit, &o.emit, &want_ir, &first)) return 2;
+    if (o.triple && strncmp(o.triple, "x86_64", 6) && strncmp(o.triple, "aarch64", 7))
+        return usage_error("compile", "unknown target '%s' (x86_64-linux-gnu or aarch64-linux-gnu)", o.triple);
+
     Arena a = { 0 };
     Diag d;
     diag_init(&d);
     int rc = 1;
+    void *tok = NULL;
+    double t0 = now();
     Module *m = fe_load(&a, &d, path, 0);
-    if (m) {
-        FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
-        if (!f) diag_file_error(&d, out, "cannot write: %s", strerror(errno));
-        else {
-            ir_print(m, f, strcmp(out, "-") ? path_dirname(&a, out) : ".");
-            if (f != stdout && fclose(f) != 0) diag_file_error(&d, out, "cannot write: %s", strerror(errno));
-            else rc = 0;
-        }
-        fe_release(m);
+    if (!m) goto out;
+    if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", now() - t0);
+    /* -o names the first kind; ir beside it is OUT.kir */
+    if (want_ir) {
+        const char *ir_out = first == 0 ? out : arena_printf(&a, "%s.kir", out);
+        if (write_ir(m, ir_out, &a, &d)) goto out;
     }
+    if (o.emit) {
+        if (first == 0) {       /* -o named the .kir: the executable is OUT without .kir */
+            size_t n = strlen(out);
+            o.out = n > 4 && !strcmp(out + n - 4, ".kir") ? arena_strndup(&a, out, n - 4) : arena_printf(&a, "%s.exe", out);
+        } else {
+            o.out = out;
+        }
+        if (m->tokenizer.kind && !strcmp(m->tokenizer.kind, "gpt2") && (o.emit & EMIT_EXE) &&
+            fe_gpt2_tokenizer_build(&d, path_join(&a, m->base_dir, m->tokenizer.files[0]),
+                                    path_join(&a, m->base_dir, m->tokenizer.files[1]), &tok, &o.tokenizer_bytes))
+            goto out;
+        o.tokenizer = tok;
+        if (backend_compile(m, &o, &d)) goto out;
+        if (!quiet && (o.emit & EMIT_EXE)) fprintf(stderr, "wrote %s\n", o.out);
+    }
+    rc = 0;
+out:
+    if (m) fe_release(m);
+    free(tok);
     arena_free(&a);
     diag_free(&d);
     return rc;

@@ -353,8 +353,9 @@ int cmd_run(int argc, char **argv)
     RtGenStats st;
     gen = xmalloc(((size_t)n_new + 1) * sizeof *gen);
     fwrite(ptext, 1, len, stdout);
-    int got = rt_generate(&f, &tok, &sp, tokens, (int)n, (int)n_new,
-                          tok.eos_id == RT_TOK_NO_ID ? -1 : (int32_t)tok.eos_id, stdout, gen, &st);
+    RtGenOptions go = { .n_new = (int)n_new, .eos_id = tok.eos_id == RT_TOK_NO_ID ? -1 : (int32_t)tok.eos_id,
+                        .repeat_penalty = 1 };
+    int got = rt_generate(&f, &tok, &sp, &go, tokens, (int)n, stdout, gen, &st);
     fputc('\n', stdout);
     fflush(stdout);
     if (got < 0) goto out;

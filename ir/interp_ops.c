@@ -12,26 +12,6 @@
 
 /* ---- numeric helpers ------------------------------------------------------------------ */
 
-static float f16_to_f32(uint16_t h)
-{
-    int sign = h >> 15, e = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float v;
-    if (e == 0) v = ldexpf((float)man, -24);                /* zero, subnormal: man * 2^-24 */
-    else if (e == 31) v = man ? NAN : INFINITY;
-    else v = ldexpf((float)(man | 0x400), e - 25);          /* 1.man * 2^(e-15) */
-    return sign ? -v : v;
-}
-
-static float bf16_to_f32(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;                      /* bf16 is the top half of f32 */
-    float v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-/* Row-major strides of a tensor (in elements). */
-/* Advances a row-major multi-index over dims. */
 static void bcast_strides(int xr, const int64_t *xd, int64_t item, int r, const int64_t *od, int64_t *st)
 {
     int64_t s = item;
@@ -104,17 +84,8 @@ static int exec_weight(Run *r, const Node *n, Tensor *y)
     }
     if (tensor_alloc(y, interp_value_dtype(w->dtype), n->shape.rank, r->dims[n->id]))
         return interp_node_error(r->in, n, "weight '%s' is too large to read", w->tensor);
-    const unsigned char *src = w->data;
-    if (w->dtype == DT_F32 || w->dtype == DT_I32) {
-        memcpy(y->data, src, (size_t)(4 * numel));
-    } else {
-        float *dst = y->data;
-        for (int64_t i = 0; i < numel; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = w->dtype == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
-        }
-    }
+    if (w->dtype == DT_I32) memcpy(y->data, w->data, (size_t)(4 * numel));
+    else ir_weight_read_f32(w, y->data, numel);
     return 0;
 }
 

@@ -254,6 +254,9 @@ void ir_graph_add_output(Graph *g, const char *name, Node *node, Loc loc);
 int ir_graph_toposort(Graph *g, Diag *d);
 void ir_graph_renumber(Graph *g);
 
+/* Reads a float weight (f32, f16 or bf16 in its file) as numel f32 values into dst. */
+void ir_weight_read_f32(const Weight *w, float *dst, int64_t numel);
+
 /* ---- checking -------------------------------------------------------------------- */
 
 /* Computes n->dtype and n->shape from its inputs and attributes. A mismatch is a user

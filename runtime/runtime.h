@@ -1,9 +1,10 @@
 /* runtime.h — what a produced executable contains besides its kernels: tokenizers,
- * samplers and the generation loop. `kiln run` links the same code and plugs the reference
- * interpreter in as the forward function, so both behave alike.
+ * samplers, the generation loop and the executable's command line (main.c). `kiln run`
+ * links the same code (without main.c) and plugs the reference interpreter in as the
+ * forward function, so both behave alike.
  *
  * The runtime depends on libc, libm and pthreads only, and allocates nothing inside the
- * decode loop: rt_generate takes its scratch from the caller. */
+ * decode loop: rt_generate takes all its scratch in one allocation before the loop. */
 #ifndef KILN_RUNTIME_H
 #define KILN_RUNTIME_H
 
@@ -18,7 +19,7 @@ typedef struct RtForward {
     void *ctx;
     int (*step)(void *ctx, const int32_t *tokens, int n, float *logits);   /* 0 = ok */
     int vocab;              /* logits per position */
-    int max_positions;      /* context length: prompt + new tokens must fit */
+    int max_positions;      /* context length: prompt + new tokens must fit; <= 0: no bound */
 } RtForward;
 
 typedef struct RtSampler {
@@ -28,19 +29,72 @@ typedef struct RtSampler {
     uint64_t seed;
 } RtSampler;
 
-/* Picks the next token from logits (vocab). scratch holds vocab floats and vocab ints. */
+/* Picks the next token from logits (vocab). probs and order are scratch of vocab entries
+ * each. Allocates nothing. */
 int rt_sample(const RtSampler *s, uint64_t *rng, float *logits, int vocab, float *probs, int32_t *order);
+
+#define RT_REPEAT_LAST_N 64     /* tokens the repetition penalty looks back on (llama.cpp's default) */
+
+/* Penalizes the logits of every distinct token of recent[0..n) (llama.cpp's rule): a
+ * positive logit is divided by penalty, a negative one multiplied by it. Ids outside
+ * 0..vocab-1 are ignored. penalty 1 leaves the logits alone. */
+void rt_repeat_penalty(float *logits, int vocab, const int32_t *recent, int n, float penalty);
+
+typedef struct RtGenOptions {
+    int n_new;                  /* most tokens to generate (>= 0) */
+    int32_t eos_id;             /* sampling it ends generation (it is not output); -1: none */
+    float repeat_penalty;       /* 1 (or 0) = off, see rt_repeat_penalty */
+    int repeat_last_n;          /* tokens (prompt included) it looks back on; 0 = RT_REPEAT_LAST_N */
+    const char *const *stops;   /* stop strings, UTF-8, non-empty (n_stops of them) */
+    int n_stops;
+} RtGenOptions;
+
+/* Why generation ended. */
+enum RtStop {
+    RT_STOP_LENGTH,             /* n_new tokens were generated */
+    RT_STOP_EOS,                /* the model produced eos_id */
+    RT_STOP_STRING,             /* the generated text reached a stop string */
+    RT_STOP_CONTEXT,            /* prompt + generated tokens filled max_positions */
+    RT_STOP_ERROR,              /* the forward function failed */
+};
 
 typedef struct RtGenStats {
     int prompt_tokens, new_tokens;
     double prefill_seconds, decode_seconds;
+    int stop;                   /* enum RtStop */
+    int stop_index;             /* RT_STOP_STRING: which of o->stops */
 } RtGenStats;
 
-/* Feeds the prompt, then generates up to n_new tokens (stopping at stop_id unless it is
- * negative), writing each token's text to out as soon as it is known. The generated ids
- * go to gen (n_new entries) when it is not NULL. Returns the count generated, or -1 when
- * the forward function failed (it reports why). */
-int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, const int32_t *prompt,
-                int n_prompt, int n_new, int32_t stop_id, FILE *out, int32_t *gen, RtGenStats *stats);
+/* Feeds the prompt (n_prompt >= 1) in one step, then generates tokens one step at a time
+ * until one of enum RtStop happens. Prompt and generated tokens together never exceed
+ * f->max_positions (when > 0); the caller must leave room for at least one new token.
+ *
+ * Text: each token's bytes (tok may be NULL: no text) are written to out (may be NULL) as
+ * soon as they are known, as valid UTF-8: a character split across tokens is held back
+ * until complete, and bytes that cannot form a character become U+FFFD (also an
+ * incomplete character at the end). Text that may be the start of a stop string is held
+ * back too; a stop string and whatever follows it in its token are not written.
+ * The generated ids go to gen (o->n_new entries) when it is not NULL; an eos is not among
+ * them. Returns the count generated, or -1 when the forward function failed (it reports
+ * why) or the scratch could not be allocated (reported here on stderr). Allocates once,
+ * before the first step. */
+int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, const RtGenOptions *o,
+                const int32_t *prompt, int n_prompt, FILE *out, int32_t *gen, RtGenStats *stats);
+
+/* The identity check of a weights blob, stored in kiln_model.weights_check by the compiler
+ * and verified by the runtime against a side weights file: FNV-1a 64 (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3) over, in this order, the first min(n, 4096)
+ * bytes of the blob, the last min(n, 4096) bytes (the two ranges overlap when n < 8192;
+ * the bytes are then hashed twice), and n as 8 little-endian bytes. It tells a foreign or
+ * truncated file from the right one cheaply (two pages); it does not prove integrity. */
+static inline uint64_t rt_weights_check(const void *p, uint64_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 0xcbf29ce484222325ull, k = n < 4096 ? n : 4096;
+    for (uint64_t i = 0; i < k; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    for (uint64_t i = n - k; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    for (int i = 0; i < 8; i++) h = (h ^ ((n >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    return h;
+}
 
 #endif

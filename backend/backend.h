@@ -1,0 +1,38 @@
+/* backend.h — from a checked module to native code: LLVM IR, assembly, objects, executables.
+ *
+ * The backend lowers every node to a kernel specialized for its shape (all dims but the
+ * symbolic ones are constants), writes the `forward` function that calls the kernels over
+ * one arena planned at compile time, puts the weights and the tokenizer next to it, and
+ * links the result with the runtime built for the target. Nothing here parses user files. */
+#ifndef KILN_BACKEND_H
+#define KILN_BACKEND_H
+
+#include "ir/ir.h"
+
+enum {
+    EMIT_EXE = 1 << 0,      /* the executable (default) */
+    EMIT_OBJ = 1 << 1,      /* OUT.o: kernels, forward and kiln_model */
+    EMIT_ASM = 1 << 2,      /* OUT.s */
+    EMIT_LLVM = 1 << 3,     /* OUT.ll, after optimization */
+};
+
+typedef struct BackendOptions {
+    const char *out;            /* the requested artifact's path */
+    unsigned emit;              /* EMIT_* */
+    const char *triple;         /* NULL: the host */
+    const char *cpu;            /* NULL: native for the host, the target's baseline otherwise */
+    const char *features;       /* extra "+avx2,-avx512f"-style features, or NULL */
+    int opt_level;              /* 0..3 */
+    int weights_external;       /* 1: weights in OUT.weights, mapped at start-up */
+    int verbose;                /* print per-phase times */
+    const char *runtime_dir;    /* folder holding libkiln_rt-<arch>.a; NULL: $KILN_RUNTIME_DIR, then the build's */
+    const void *tokenizer;      /* tokenizer blob (runtime/tokenizer.h) to embed, or NULL */
+    size_t tokenizer_bytes;
+    int64_t eos_id;             /* end-of-text when the model has no `eos` parameter; -1: none */
+} BackendOptions;
+
+/* Compiles m (verified, weights bound) as options say. User errors (unknown target or CPU,
+ * unwritable output, missing linker or runtime) go to d; returns 0 on success. */
+int backend_compile(Module *m, const BackendOptions *o, Diag *d);
+
+#endif

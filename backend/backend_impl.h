@@ -1,0 +1,57 @@
+/* backend_impl.h — shared by the backend's files only: the code generation context and the
+ * contract every kernel follows.
+ *
+ * Kernel contract. Every node but input, weight and reshape becomes a call to a kernel
+ *     void k(ptr y, ptr x0, ptr x1, ptr x2, ptr x3, ptr syms, ptr aux)
+ * y: the result, contiguous row-major at its shape, f32 (i32 for positions);
+ * x0..x3: the inputs in node order (unused ones null), contiguous row-major f32 or i32 —
+ *     weights are f32 in the blob whatever their file dtype;
+ * syms: const int64_t[IR_MAX_SYMS + 1], the value of each symbol by index (Module.syms);
+ *     a kernel evaluates its symbolic dims from it (seq, past, ...);
+ * aux: the state buffer of a cache or state_read node (the state's shape at the symbols'
+ *     maxima, contiguous), null otherwise.
+ * Kernels are specialized per (op, attributes, dtypes, shapes) and reused by every node
+ * with the same key: twelve identical layers share one kernel. A kernel is named after the
+ * first node that needs it ("k.l0.attn.qk"); call sites are named after each node. */
+#ifndef KILN_BACKEND_IMPL_H
+#define KILN_BACKEND_IMPL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "backend/backend.h"
+
+typedef struct KernelEntry KernelEntry;
+
+typedef struct Cg {
+    const Module *m;
+    Diag *d;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTargetMachineRef tm;
+    LLVMTargetDataRef td;
+    int vw;                     /* f32 lanes of the widest vector: 16 (AVX-512), 8 (AVX2), 4 (SSE, NEON) */
+    int has_fma;                /* the target has fused multiply-add (fmuladd becomes one instruction) */
+    LLVMTypeRef t_void, t_f32, t_f64, t_i1, t_i32, t_i64, t_ptr, t_vf;   /* t_vf = <vw x float> */
+    LLVMTypeRef t_kernel;       /* the kernel function type above */
+    KernelEntry *kernels;       /* emitted kernels, by key */
+    int n_kernels, cap_kernels;
+    char *triple, *cpu;         /* as the target machine was made */
+    int own_ctx;                /* cg_init made ctx (else the caller's, e.g. a JIT's) */
+    int module_taken;           /* mod was handed over (to a JIT): do not dispose it */
+} Cg;
+
+/* backend/target.c: the target machine for o (triple, CPU, features, opt level, PIC) and
+ * an empty module. If cg->ctx is set on entry, that context is used (and not disposed). */
+int cg_init(Cg *cg, const Module *m, const BackendOptions *o, Diag *d);
+void cg_dispose(Cg *cg);
+
+/* backend/kernels.c: the kernel for node n (emitted on first use, then reused). */
+LLVMValueRef cg_kernel(Cg *cg, const Node *n);
+
+/* An intrinsic by name ("llvm.fmuladd"), overloaded on the given types. */
+LLVMValueRef cg_intrinsic(Cg *cg, const char *name, LLVMTypeRef *types, int n_types);
+
+#endif

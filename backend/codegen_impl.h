@@ -1,0 +1,41 @@
+/* codegen_impl.h — the parts of the backend around the kernels: forward, blobs, emission,
+ * linking. Included by backend files only. */
+#ifndef KILN_CODEGEN_IMPL_H
+#define KILN_CODEGEN_IMPL_H
+
+#include "backend/backend_impl.h"
+#include "passes/passes.h"
+
+/* What kiln_model says about the program (runtime/model.h). */
+typedef struct ModelFacts {
+    const char *name;
+    int64_t vocab, max_seq, max_positions, eos_id;
+    uint64_t arena_bytes, weights_bytes, weights_check, tokenizer_bytes;
+    int weights_embedded;
+} ModelFacts;
+
+/* forward.c */
+const Graph *cg_forward_graph(const Module *m, Diag *d, const Node **logits);
+LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
+                             const Node *logits);
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f);
+
+/* blobs.c: the weights as one f32 blob (64-byte aligned tensors) written to path, with each
+ * weight's offset; FNV check value as runtime/model.h defines it. */
+int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,
+                       Diag *d);
+/* The assembly stub that embeds the blobs (.incbin), for the target's assembler. */
+int blob_write_stub(const char *path, const char *weights_path, const char *tokenizer_path, const char *triple,
+                    Diag *d);
+
+/* emit.c: verify, optimize, write object / assembly / LLVM IR. */
+int cg_optimize(Cg *cg, int opt_level, Diag *d);
+int cg_write(Cg *cg, LLVMCodeGenFileType kind, const char *path, Diag *d);
+int cg_write_ir(Cg *cg, const char *path, Diag *d);
+
+/* link.c: runs the target's C compiler driver to link objects and the runtime archive;
+ * scratch is a private folder it may write into. */
+int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs,
+                    const char *runtime_dir, const char *scratch, int verbose, Diag *d);
+
+#endif

@@ -1,0 +1,155 @@
+/* compile.c — backend_compile: the steps from a checked module to the requested files.
+ *
+ *   plan memory → weights blob → kernels and forward (LLVM) → verify, optimize → object,
+ *   assembly, LLVM IR as asked → blobs stub → link with the target's runtime.
+ * Intermediate files live in a private temporary folder removed at the end; what the user
+ * asked for goes where -o says, extra kinds beside it (gpt2 → gpt2.s, gpt2.ll). With -v,
+ * each phase's time goes to standard error. */
+#include "backend/codegen_impl.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void phase(const BackendOptions *o, const char *what, double *t)
+{
+    double t1 = now();
+    if (o->verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", what, t1 - *t);
+    *t = t1;
+}
+
+/* out without a known extension, then ext: gpt2 + ".s", model.o → model.ll */
+static char *beside(Arena *a, const char *out, const char *ext)
+{
+    const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+    size_t n = strlen(out);
+    if (dot && (!slash || dot > slash) &&
+        (!strcmp(dot, ".o") || !strcmp(dot, ".s") || !strcmp(dot, ".ll") || !strcmp(dot, ".exe")))
+        n = (size_t)(dot - out);
+    return arena_printf(a, "%.*s%s", (int)n, out, ext);
+}
+
+/* Removes dir and what kiln put in it (files, and folders of files). */
+static void remove_tree(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(dh))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) remove_tree(path);
+    }
+    closedir(dh);
+    rmdir(dir);
+}
+
+static int write_file(const char *path, const void *data, size_t n, Diag *d)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        diag_file_error(d, path, "cannot write");
+        if (f) fclose(f);
+        return -1;
+    }
+    return 0;
+}
+
+int backend_compile(Module *m, const BackendOptions *o, Diag *d)
+{
+    Arena a = { 0 };
+    Cg cg = { 0 };
+    MemPlan plan = { 0 };
+    uint64_t *woff = NULL;
+    int rc = -1;
+    double t = now();
+    char tmp[] = "/tmp/kiln-XXXXXX";
+    if (!mkdtemp(tmp)) {
+        diag_error(d, loc_make(0, 0, 0), "cannot make a temporary folder in /tmp");
+        return -1;
+    }
+    const Node *logits;
+    const Graph *g = cg_forward_graph(m, d, &logits);
+    if (!g || pass_plan_memory(m, g, &plan, d)) goto out;
+    phase(o, "memory plan", &t);
+
+    /* weights */
+    ModelFacts facts = { 0 };
+    facts.name = m->name ? m->name : "model";
+    facts.vocab = logits->shape.d[2].k;
+    int s_seq = ir_module_sym(m, "seq"), s_past = ir_module_sym(m, "past");
+    facts.max_seq = m->syms[s_seq].max;
+    facts.max_positions = s_past ? m->syms[s_past].max : facts.max_seq;
+    const char *eos = ir_module_param(m, "eos");
+    facts.eos_id = eos ? atoll(eos) : (o->eos_id >= 0 ? o->eos_id : -1);
+    facts.arena_bytes = plan.arena_bytes;
+    facts.weights_embedded = !o->weights_external;
+    woff = xcalloc((size_t)m->n_weights + 1, sizeof *woff);
+    const char *wpath = o->weights_external ? beside(&a, o->out, ".weights") : arena_printf(&a, "%s/weights.bin", tmp);
+    if (o->emit & EMIT_EXE || o->weights_external) {
+        if (blob_write_weights(m, wpath, woff, &facts.weights_bytes, &facts.weights_check, d)) goto out;
+    } else {
+        /* no executable: the offsets are all the object needs */
+        uint64_t pos = 0;
+        for (int i = 0; i < m->n_weights; i++) {
+            pos = (pos + 63) / 64 * 64;
+            woff[i] = pos;
+            pos += (uint64_t)shape_numel_const(&m->weights[i].shape) * 4;
+        }
+        facts.weights_bytes = pos;
+    }
+    facts.tokenizer_bytes = o->tokenizer ? o->tokenizer_bytes : 0;
+    phase(o, "weights", &t);
+
+    /* code */
+    if (cg_init(&cg, m, o, d)) goto out;
+    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, logits);
+    cg_emit_model_record(&cg, fwd, &facts);
+    phase(o, "kernels and forward", &t);
+    if (cg_optimize(&cg, o->opt_level, d)) goto out;
+    phase(o, "LLVM optimization", &t);
+    const char *obj = (o->emit & EMIT_OBJ) ? (o->emit == EMIT_OBJ ? o->out : beside(&a, o->out, ".o"))
+                                           : arena_printf(&a, "%s/model.o", tmp);
+    if ((o->emit & (EMIT_OBJ | EMIT_EXE)) && cg_write(&cg, LLVMObjectFile, obj, d)) goto out;
+    if ((o->emit & EMIT_ASM) && cg_write(&cg, LLVMAssemblyFile, o->emit == EMIT_ASM ? o->out : beside(&a, o->out, ".s"), d))
+        goto out;
+    if ((o->emit & EMIT_LLVM) && cg_write_ir(&cg, o->emit == EMIT_LLVM ? o->out : beside(&a, o->out, ".ll"), d))
+        goto out;
+    phase(o, "code generation", &t);
+
+    if (o->emit & EMIT_EXE) {
+        const char *tok = NULL;
+        if (o->tokenizer) {
+            tok = arena_printf(&a, "%s/tokenizer.bin", tmp);
+            if (write_file(tok, o->tokenizer, o->tokenizer_bytes, d)) goto out;
+        }
+        const char *stub = arena_printf(&a, "%s/blobs.S", tmp);
+        if (blob_write_stub(stub, o->weights_external ? NULL : wpath, tok, cg.triple, d)) goto out;
+        const char *runtime_dir = o->runtime_dir ? o->runtime_dir : getenv("KILN_RUNTIME_DIR");
+#ifdef KILN_RUNTIME_DIR
+        if (!runtime_dir) runtime_dir = KILN_RUNTIME_DIR;
+#endif
+        if (!runtime_dir) runtime_dir = ".";
+        const char *inputs[2] = { obj, stub };
+        if (link_executable(cg.triple, o->out, inputs, 2, runtime_dir, tmp, o->verbose, d)) goto out;
+        phase(o, "link", &t);
+    }
+    rc = 0;
+out:
+    cg_dispose(&cg);
+    mem_plan_free(&plan);
+    free(woff);
+    remove_tree(tmp);
+    arena_free(&a);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/* forward.c — the generated `forward` function and the `kiln_model` record.
+ *
+ *     const float *forward(ptr arena, ptr weights, ptr tokens, i64 seq, i64 past)
+ *
+ * binds the symbols (batch = 1, seq, past; every other symbol at its bound), then calls one
+ * kernel per node in graph order, each on pointers into the arena (planned by
+ * pass_plan_memory), the weights blob (offsets from the blob layout) or the tokens. Reshapes
+ * cost nothing: they name their source's storage. The result is the `logits` output.
+ * Values and calls carry the node names, so the emitted IR reads like the model.
+ *
+ * kiln_model (runtime/model.h) is a constant struct laid out by the target's data layout
+ * in the same field order as the C declaration, which gives the C layout on both targets. */
+#include "backend_impl.h"
+#include "backend/codegen_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/model.h"
+
+/* The graph an executable runs: `forward`, one i32 input (batch, seq), a `logits` output
+ * (batch, seq, vocab) with batch 1 or a symbol whose run value is 1. */
+const Graph *cg_forward_graph(const Module *m, Diag *d, const Node **logits)
+{
+    const Graph *g = m->n_graphs == 1 ? m->graphs[0] : ir_module_graph(m, "forward");
+    if (!g) {
+        diag_error(d, m->loc, "an executable runs one graph named 'forward'; this model has %d graphs", m->n_graphs);
+        return NULL;
+    }
+    int seq = ir_module_sym(m, "seq");
+    const Node *in = g->n_inputs == 1 ? g->inputs[0] : NULL;
+    if (!in || in->dtype != DT_I32 || in->shape.rank != 2 || !seq || !dim_eq(in->shape.d[1], dim_sym(seq))) {
+        diag_error(d, g->loc, "graph '%s' must take one input tokens i32[batch, seq] to become an executable", g->name);
+        return NULL;
+    }
+    *logits = NULL;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!strcmp(g->outputs[i].name, "logits")) *logits = g->outputs[i].node;
+    const Node *l = *logits;
+    if (!l || l->shape.rank != 3 || !dim_eq(l->shape.d[1], dim_sym(seq)) || !dim_is_const(l->shape.d[2])) {
+        diag_error(d, g->loc, "graph '%s' must have an output logits f32[batch, seq, vocab] to become an executable", g->name);
+        return NULL;
+    }
+    for (int s = 1; s <= m->n_syms; s++) {
+        const char *name = m->syms[s].name;
+        if (strcmp(name, "seq") && strcmp(name, "past") && strcmp(name, "batch")) {
+            diag_error(d, m->syms[s].loc, "dimension '%s': an executable binds only batch, seq and past", name);
+            return NULL;
+        }
+    }
+    return g;
+}
+
+static LLVMValueRef i64c(Cg *cg, uint64_t v) { return LLVMConstInt(cg->t_i64, v, 0); }
+
+/* base + off, named. */
+static LLVMValueRef at(Cg *cg, LLVMValueRef base, uint64_t off, const char *name)
+{
+    LLVMValueRef idx = i64c(cg, off);
+    return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), base, &idx, 1, name);
+}
+
+LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
+                             const Node *logits)
+{
+    const Module *m = cg->m;
+    LLVMTypeRef params[5] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i64 };
+    LLVMTypeRef fty = LLVMFunctionType(cg->t_ptr, params, 5, 0);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, "kiln_forward", fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMValueRef arena = LLVMGetParam(fn, 0), weights = LLVMGetParam(fn, 1), tokens = LLVMGetParam(fn, 2);
+    LLVMValueRef seq = LLVMGetParam(fn, 3), past = LLVMGetParam(fn, 4);
+    LLVMSetValueName2(arena, "arena", 5);
+    LLVMSetValueName2(weights, "weights", 7);
+    LLVMSetValueName2(tokens, "tokens", 6);
+    LLVMSetValueName2(seq, "seq", 3);
+    LLVMSetValueName2(past, "past", 4);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(cg->b, entry);
+
+    /* syms: int64_t[IR_MAX_SYMS + 1] on the stack */
+    LLVMTypeRef syms_ty = LLVMArrayType2(cg->t_i64, IR_MAX_SYMS + 1);
+    LLVMValueRef syms = LLVMBuildAlloca(cg->b, syms_ty, "syms");
+    for (int s = 1; s <= m->n_syms; s++) {
+        const char *name = m->syms[s].name;
+        LLVMValueRef v = !strcmp(name, "seq") ? seq : !strcmp(name, "past") ? past : i64c(cg, 1);
+        LLVMValueRef idx[2] = { i64c(cg, 0), i64c(cg, (uint64_t)s) };
+        LLVMBuildStore(cg->b, v, LLVMBuildGEP2(cg->b, syms_ty, syms, idx, 2, name));
+    }
+    LLVMValueRef null = LLVMConstNull(cg->t_ptr);
+    LLVMValueRef *ptr = xcalloc((size_t)g->n_nodes + 1, sizeof *ptr);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        switch (n->op) {
+        case OP_INPUT:
+            ptr[i] = tokens;
+            continue;
+        case OP_WEIGHT:
+            ptr[i] = at(cg, weights, weight_offset[n->ref], n->name);
+            continue;
+        case OP_RESHAPE:
+            ptr[i] = ptr[n->in[0]->id];
+            continue;
+        default:
+            break;
+        }
+        ptr[i] = at(cg, arena, plan->offset[i], n->name);
+        LLVMValueRef args[7] = { ptr[i], null, null, null, null, syms, null };
+        for (int j = 0; j < n->n_in; j++) args[1 + j] = ptr[n->in[j]->id];
+        if (op_info[n->op].flags & OPF_STATE) args[6] = at(cg, arena, plan->state_offset[n->ref], "state");
+        LLVMValueRef k = cg_kernel(cg, n);
+        KILN_ASSERT(k);
+        LLVMBuildCall2(cg->b, cg->t_kernel, k, args, 7, "");
+    }
+    LLVMBuildRet(cg->b, ptr[logits->id]);
+    free(ptr);
+    return fn;
+}
+
+static LLVMValueRef cstring(Cg *cg, const char *s, const char *name)
+{
+    LLVMValueRef init = LLVMConstStringInContext2(cg->ctx, s, strlen(s), 0);
+    LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+    return g;
+}
+
+/* An external symbol defined by the blob object (weights, tokenizer). */
+static LLVMValueRef blob_symbol(Cg *cg, const char *name)
+{
+    LLVMValueRef g = LLVMAddGlobal(cg->mod, LLVMInt8TypeInContext(cg->ctx), name);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMExternalLinkage);
+    LLVMSetVisibility(g, LLVMHiddenVisibility);     /* in this executable: no GOT entry */
+    return g;
+}
+
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f)
+{
+    LLVMTypeRef u32 = cg->t_i32, i64 = cg->t_i64, p = cg->t_ptr;
+    LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p };
+    LLVMTypeRef ty = LLVMStructCreateNamed(cg->ctx, "KilnModel");
+    LLVMStructSetBody(ty, fields, sizeof fields / sizeof fields[0], 0);
+    LLVMValueRef vals[] = {
+        LLVMConstInt(u32, KILN_ABI_VERSION, 0),
+        LLVMConstInt(u32, 0, 0),
+        cstring(cg, f->name, "kiln.name"),
+        cstring(cg, KILN_VERSION, "kiln.version"),
+        cstring(cg, cg->triple, "kiln.target"),
+        cstring(cg, cg->cpu, "kiln.cpu"),
+        LLVMConstInt(i64, (uint64_t)f->vocab, 1),
+        LLVMConstInt(i64, (uint64_t)f->max_seq, 1),
+        LLVMConstInt(i64, (uint64_t)f->max_positions, 1),
+        LLVMConstInt(i64, (uint64_t)f->eos_id, 1),
+        LLVMConstInt(i64, f->arena_bytes, 0),
+        LLVMConstInt(i64, f->weights_bytes, 0),
+        LLVMConstInt(i64, f->weights_check, 0),
+        f->weights_embedded ? blob_symbol(cg, "kiln_weights") : LLVMConstNull(p),
+        f->tokenizer_bytes ? blob_symbol(cg, "kiln_tokenizer") : LLVMConstNull(p),
+        LLVMConstInt(i64, f->tokenizer_bytes, 0),
+        forward,
+    };
+    LLVMValueRef init = LLVMConstNamedStruct(ty, vals, sizeof vals / sizeof vals[0]);
+    LLVMValueRef g = LLVMAddGlobal(cg->mod, ty, "kiln_model");
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+}

@@ -1,0 +1,42 @@
+/* weights.c — reading a weight's bytes as f32, whatever its file dtype.
+ *
+ * Weight data points into a mapped file at any alignment, so every element goes through
+ * memcpy. f16 is widened exactly (subnormals, infinities and NaN included); bf16 is the top
+ * half of an f32. The interpreter and the backend's weights blob both read through here. */
+#include "ir.h"
+
+#include <math.h>
+#include <string.h>
+
+static float f16_to_f32(uint16_t h)
+{
+    int sign = h >> 15, e = (h >> 10) & 0x1f, man = h & 0x3ff;
+    float v;
+    if (e == 0) v = ldexpf((float)man, -24);                /* zero, subnormal: man * 2^-24 */
+    else if (e == 31) v = man ? NAN : INFINITY;
+    else v = ldexpf((float)(man | 0x400), e - 25);          /* 1.man * 2^(e-15) */
+    return sign ? -v : v;
+}
+
+static float bf16_to_f32(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;                      /* bf16 is the top half of f32 */
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+void ir_weight_read_f32(const Weight *w, float *dst, int64_t numel)
+{
+    const unsigned char *src = w->data;
+    if (w->dtype == DT_F32) {
+        memcpy(dst, src, (size_t)numel * 4);
+        return;
+    }
+    KILN_ASSERT(w->dtype == DT_F16 || w->dtype == DT_BF16);
+    for (int64_t i = 0; i < numel; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        dst[i] = w->dtype == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
+}

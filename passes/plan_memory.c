@@ -1,0 +1,120 @@
+/* plan_memory.c — one arena for a graph's activations and the module's states.
+ *
+ * Sizes are taken with every symbol at its bound (the executable never needs more). States
+ * are placed first and never freed. Nodes are then visited in order: a node's result takes
+ * the lowest free gap large enough (first fit over a list of live regions sorted by offset)
+ * and is released once its last reader has run; graph outputs live to the end. A reshape
+ * owns no storage: it names its source's, and keeps that alive as long as it is read.
+ * Inputs and weights live outside the arena. O(n * live) — a few thousand nodes. */
+#include "passes/passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t align_up(uint64_t x) { return (x + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
+
+/* Elements of s with every symbol at its bound; -1 if absurd. */
+static int64_t numel_at_bounds(const Module *m, const Shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++) {
+        int64_t v = s->d[i].k;
+        for (int t = 0; t < IR_DIM_TERMS; t++)
+            if (s->d[i].sym[t]) v += m->syms[s->d[i].sym[t]].max;
+        if (v < 0 || v > IR_MAX_EXTENT) return -1;
+        if (v && n > IR_MAX_EXTENT / v) return -1;
+        n *= v;
+    }
+    return n;
+}
+
+typedef struct Region {
+    uint64_t off, size;
+    int owner;                  /* node id, -1 for a state */
+} Region;
+
+int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
+{
+    int n = g->n_nodes;
+    memset(p, 0, sizeof *p);
+    p->offset = xcalloc((size_t)n + 1, sizeof *p->offset);
+    p->bytes = xcalloc((size_t)n + 1, sizeof *p->bytes);
+    p->state_offset = xcalloc((size_t)m->n_states + 1, sizeof *p->state_offset);
+    p->alias_of = xcalloc((size_t)n + 1, sizeof *p->alias_of);
+    int *last = xcalloc((size_t)n + 1, sizeof *last);
+    Region *live = xcalloc((size_t)n + (size_t)m->n_states + 1, sizeof *live);
+    int n_live = 0, rc = 0;
+    uint64_t top = 0;
+
+    for (int i = 0; i < m->n_states; i++) {
+        int64_t e = numel_at_bounds(m, &m->states[i].shape);
+        if (e < 0) {
+            diag_error(d, m->states[i].loc, "state '%s' is too large to plan", m->states[i].name);
+            rc = -1;
+            goto out;
+        }
+        p->state_offset[i] = top;
+        live[n_live++] = (Region){ top, align_up((uint64_t)e * 4), -1 };
+        top += align_up((uint64_t)e * 4);
+    }
+    /* last reader of each node's storage (through reshape aliases) */
+    for (int i = 0; i < n; i++) {
+        const Node *x = g->nodes[i];
+        p->alias_of[i] = x->op == OP_RESHAPE ? p->alias_of[x->in[0]->id] : x;
+        last[i] = i;
+        for (int j = 0; j < x->n_in; j++) last[p->alias_of[x->in[j]->id]->id] = i;
+    }
+    for (int i = 0; i < g->n_outputs; i++) last[p->alias_of[g->outputs[i].node->id]->id] = n;
+
+    for (int i = 0; i < n; i++) {
+        const Node *x = g->nodes[i];
+        p->offset[i] = PLAN_NONE;
+        if (x->op == OP_INPUT || x->op == OP_WEIGHT || x->op == OP_RESHAPE) continue;
+        int64_t e = numel_at_bounds(m, &x->shape);
+        if (e < 0 || (uint64_t)e * 4 > ((uint64_t)1 << 40)) {
+            diag_error(d, x->loc, "%s '%s': its result is too large to plan", op_name(x->op), x->name);
+            rc = -1;
+            goto out;
+        }
+        uint64_t size = align_up(e ? (uint64_t)e * 4 : PLAN_ALIGN);
+        /* first fit: the regions are sorted by offset */
+        uint64_t at = 0;
+        int k = 0;
+        for (; k < n_live; k++) {
+            if (live[k].off >= at + size) break;
+            if (live[k].off + live[k].size > at) at = live[k].off + live[k].size;
+        }
+        memmove(live + k + 1, live + k, (size_t)(n_live - k) * sizeof *live);
+        live[k] = (Region){ at, size, i };
+        n_live++;
+        p->offset[i] = at;
+        p->bytes[i] = size;
+        if (at + size > top) top = at + size;
+        /* release what this node was the last to read (a result nobody reads goes one step
+         * later: it must not share storage with its own inputs) */
+        for (int r = 0; r < n_live;) {
+            int o = live[r].owner;
+            if (o >= 0 && last[o] <= i && o != i) {
+                memmove(live + r, live + r + 1, (size_t)(n_live - r - 1) * sizeof *live);
+                n_live--;
+            } else {
+                r++;
+            }
+        }
+    }
+    p->arena_bytes = align_up(top ? top : PLAN_ALIGN);
+out:
+    free(last);
+    free(live);
+    if (rc) mem_plan_free(p);
+    return rc;
+}
+
+void mem_plan_free(MemPlan *p)
+{
+    free(p->offset);
+    free(p->bytes);
+    free(p->state_offset);
+    free(p->alias_of);
+    memset(p, 0, sizeof *p);
+}
