@@ -11,12 +11,13 @@
  *
  * Unary ops run over all elements as one run. SCALE multiplies by the value rounded to
  * float (≤ 1 ulp from the interpreter's double product). The transcendental ones use
- * llvm.exp (expf) and libm's tanhf and erfcf lane by lane, in forms without cancellation:
+ * llvm.exp (expf) and libm's tanhf lane by lane, in forms without cancellation:
  *   sigmoid(x) = 1 / (1 + exp(-x)), silu(x) = x / (1 + exp(-x)),
  *   gelu erf:  x * 0.5 * erfc(-x / sqrt 2)            (= x * Phi(x); erfc keeps the tail's
  *              relative accuracy where 1 + erf(x/sqrt 2) would cancel),
  *   gelu tanh: x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
- *              (= 0.5 x (1 + tanh u), the same identity without the cancellation). */
+ *              (= 0.5 x (1 + tanh u), the same identity without the cancellation).
+ * GELU's lanes are widened to f64 for the formula (libm erfc and exp in f64), see there. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -125,6 +126,11 @@ static LLVMValueRef over_one_plus_exp(K *k, LLVMValueRef num, LLVMValueRef minus
     return LLVMBuildFDiv(k->b, num, LLVMBuildFAdd(k->b, kl_f32(k, 1, lanes), e, ""), "");
 }
 
+static LLVMValueRef f64_splat(K *k, double v, int lanes)
+{
+    return kl_splat(k, LLVMConstReal(k->f64, v), lanes);
+}
+
 static void unary_body(K *k, void *ctx, LLVMValueRef j, int lanes)
 {
     (void)ctx;
@@ -148,19 +154,28 @@ static void unary_body(K *k, void *ctx, LLVMValueRef j, int lanes)
     case OP_TANH:
         r = kl_libm(k, "tanhf", x);
         break;
-    case OP_GELU:
+    case OP_GELU: {
+        /* in f64 lanes: the exponent (up to ~16 at x = -5) and erfc's argument would carry
+         * their f32 rounding into the tail's relative error (~3e-6); in f64 the result is
+         * within an ulp */
+        LLVMTypeRef vd = kl_vec(k, k->f64, lanes);
+        LLVMValueRef xd = LLVMBuildFPExt(k->b, x, vd, "");
+        LLVMValueRef one = LLVMBuildFPExt(k->b, kl_f32(k, 1, lanes), vd, "");
         if (strcmp(ir_attr_str(n, A_approx, "erf"), "tanh") == 0) {
-            /* -2u = x * (1 + 0.044715 x^2) * -2 sqrt(2/pi) */
-            LLVMValueRef x2 = LLVMBuildFMul(k->b, x, x, "");
-            LLVMValueRef in = kl_fmuladd(k, x2, kl_f32(k, 0.044715, lanes), kl_f32(k, 1, lanes));
-            LLVMValueRef m2u = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, x, in, ""),
-                                             kl_f32(k, -2 * sqrt(2 / M_PI), lanes), "");
-            r = over_one_plus_exp(k, x, m2u, lanes);
+            /* x / (1 + exp(-2u)), -2u = x * (1 + 0.044715 x^2) * -2 sqrt(2/pi) */
+            LLVMValueRef x2 = LLVMBuildFMul(k->b, xd, xd, "");
+            LLVMValueRef in = kl_fmuladd(k, x2, f64_splat(k, 0.044715, lanes), one);
+            LLVMValueRef m2u = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, xd, in, ""), f64_splat(k, -2 * sqrt(2 / M_PI), lanes), "");
+            LLVMValueRef e = kl_intr(k, "llvm.exp", m2u, NULL);
+            r = LLVMBuildFDiv(k->b, xd, LLVMBuildFAdd(k->b, one, e, ""), "");
         } else {
-            LLVMValueRef e = kl_libm(k, "erfcf", LLVMBuildFMul(k->b, x, kl_f32(k, -M_SQRT1_2, lanes), ""));
-            r = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, x, kl_f32(k, 0.5, lanes), ""), e, "");
+            /* x * 0.5 * erfc(-x / sqrt 2) */
+            LLVMValueRef e = kl_libm(k, "erfc", LLVMBuildFMul(k->b, xd, f64_splat(k, -M_SQRT1_2, lanes), ""));
+            r = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, xd, f64_splat(k, 0.5, lanes), ""), e, "");
         }
+        r = LLVMBuildFPTrunc(k->b, r, kl_vec(k, k->f32, lanes), "");
         break;
+    }
     default:
         KILN_UNREACHABLE();
     }

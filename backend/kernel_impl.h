@@ -65,7 +65,8 @@ LLVMValueRef kl_fmuladd(K *k, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 /* An intrinsic overloaded on the type of its first argument: "llvm.exp", "llvm.sqrt",
  * "llvm.maxnum", "llvm.sin" ... */
 LLVMValueRef kl_intr(K *k, const char *name, LLVMValueRef a, LLVMValueRef b);
-/* A float(float) libm function ("tanhf", "erfcf"), applied lane by lane to a vector. */
+/* A libm function of one argument, float(float) ("tanhf") or double(double) ("erfc") as x's
+ * elements are, applied lane by lane to a vector. */
 LLVMValueRef kl_libm(K *k, const char *name, LLVMValueRef x);
 /* Horizontal sum (llvm.vector.reduce.fadd with reassoc: a tree, not left to right) and
  * maximum of a vector; the scalar itself when it is one. */

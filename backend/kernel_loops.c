@@ -155,14 +155,16 @@ LLVMValueRef kl_intr(K *k, const char *name, LLVMValueRef a, LLVMValueRef b)
 
 LLVMValueRef kl_libm(K *k, const char *name, LLVMValueRef x)
 {
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMTypeRef el = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetElementType(t) : t;
     LLVMValueRef fn = LLVMGetNamedFunction(k->cg->mod, name);
     if (!fn) {
-        LLVMTypeRef ft = LLVMFunctionType(k->f32, &k->f32, 1, 0);
+        LLVMTypeRef ft = LLVMFunctionType(el, &el, 1, 0);
         fn = LLVMAddFunction(k->cg->mod, name, ft);
         unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
         LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(k->cg->ctx, nounwind, 0));
     }
-    LLVMTypeRef t = LLVMTypeOf(x);
+    KILN_ASSERT(LLVMGetReturnType(LLVMGlobalGetValueType(fn)) == el);
     if (LLVMGetTypeKind(t) != LLVMVectorTypeKind) return call(k, fn, &x, 1);
     LLVMValueRef v = LLVMGetPoison(t);
     for (unsigned i = 0; i < LLVMGetVectorSize(t); i++) {

@@ -1,6 +1,6 @@
 #!/bin/sh
-# demo.sh — the README's first command: install what is missing, build kiln, then check the
-# bundled tiny GPT-2, print its IR summary and let it write text (reference interpreter).
+# demo.sh — the README's first command: install what is missing, build kiln, compile the
+# bundled tiny GPT-2 into one standalone executable and let it write text.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -11,10 +11,12 @@ model=models/tiny/model.xml
 echo "\$ kiln check $model"
 $kiln check "$model"
 echo
-echo "\$ kiln compile $model --emit=ir -o build/tiny.kir"
-$kiln compile "$model" --emit=ir -o build/tiny.kir
-echo "(wrote build/tiny.kir: $(grep -c '^  %' build/tiny.kir) nodes)"
+echo "\$ kiln compile $model -o build/tiny -v"
+$kiln compile "$model" -o build/tiny -v
+echo
+echo "\$ ldd build/tiny    # nothing but the C library"
+ldd build/tiny | sed 's/ (0x[0-9a-f]*)//'
 echo
 prompt=${1:-"And the LORD said unto Moses,"}
-echo "\$ kiln run build/tiny.kir -p \"$prompt\" -n 60 --temperature 0.8 --seed 7 --stats"
-$kiln run build/tiny.kir -p "$prompt" -n 60 --temperature 0.8 --seed 7 --stats
+echo "\$ build/tiny -p \"$prompt\" -n 80 --temperature 0.8 --seed 7 --stats"
+build/tiny -p "$prompt" -n 80 --temperature 0.8 --seed 7 --stats
