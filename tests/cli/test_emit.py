@@ -34,7 +34,7 @@ with tempfile.TemporaryDirectory() as tmp:
     ll = open(out + '.ll').read() if os.path.isfile(out + '.ll') else ''
     check('LLVM IR names kernels after nodes', 'define internal void @k.' in ll or 'define void @k.' in ll or '@"k.' in ll)
     check('LLVM IR has kiln_forward and kiln_model', 'kiln_forward' in ll and '@kiln_model' in ll)
-    check('forward values are named after nodes', '%l0.ln_1 = getelementptr i8, ptr %arena' in ll)
+    check('forward values are named after nodes', '%l0.ln_1.w = getelementptr i8, ptr %weights' in ll)
     p = subprocess.run([out, '-p', 'And', '-n', '3'], capture_output=True, text=True)
     check('the executable runs', p.returncode == 0 and p.stdout.startswith('And'))
     only = os.path.join(tmp, 'only.s')
