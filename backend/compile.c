@@ -115,6 +115,12 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     if (cg_init(&cg, m, o, d)) goto out;
     LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, logits);
     cg_emit_model_record(&cg, fwd, &facts);
+    /* kernels are the module's own: internal, so LLVM may inline and specialize them */
+    for (LLVMValueRef f = LLVMGetFirstFunction(cg.mod); f; f = LLVMGetNextFunction(f)) {
+        size_t len;
+        const char *name = LLVMGetValueName2(f, &len);
+        if (len > 2 && !strncmp(name, "k.", 2) && !LLVMIsDeclaration(f)) LLVMSetLinkage(f, LLVMInternalLinkage);
+    }
     phase(o, "kernels and forward", &t);
     if (cg_optimize(&cg, o->opt_level, d)) goto out;
     phase(o, "LLVM optimization", &t);

@@ -8,9 +8,10 @@
  * unfused ADD would do) and normalize that row in place; layernorm takes the mean, then the
  * biased variance as the sum of (x - mean)^2 (two passes, no E[x^2] - mean^2 cancellation),
  * rmsnorm the mean of x^2; then y = (x - mean) * inv * w + b or y = x * inv * w with
- * inv = 1 / sqrt(var + eps). All sums are f32 in the order kl_reduce documents (4 vector
- * accumulators, pairwise, tree-reduced, then the tail); the interpreter sums in f64, and
- * the tests bound the difference relative to the row's magnitude.
+ * inv = 1 / sqrt(var + eps). All sums are f32 in the order kl_reduce documents (vector
+ * accumulators — 2 for softmax, 4 for norms — taking turns, combined pairwise, reduced
+ * horizontally as a tree, then the tail elements one by one); the interpreter sums in f64,
+ * and the tests bound the difference relative to the row's magnitude (≤ 3e-7 seen).
  *
  * Pool (x: outer x L x inner, the pooled axis L in the middle): vectors run along the
  * inner axis, each lane accumulating over L, so a (b, s, d) mean over s is d/vw vector

@@ -29,17 +29,20 @@ static void llvm_init(void)
     llvm_ready = 1;
 }
 
-static int has_feature(const char *features, const char *f)
+/* Whether the comma-separated list has exactly sign followed by f ("+avx2", "-avx512f"). */
+static int has_feature_sign(const char *features, char sign, const char *f)
 {
     size_t n = strlen(f);
     for (const char *p = features; p && *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n + 1 && p[0] == '+' && strncmp(p + 1, f, n) == 0) return 1;
+        if (len == n + 1 && p[0] == sign && strncmp(p + 1, f, n) == 0) return 1;
         p = e ? e + 1 : p + len;
     }
     return 0;
 }
+
+static int has_feature(const char *features, const char *f) { return has_feature_sign(features, '+', f); }
 
 /* The x86-64 level a named CPU implies: 4 = AVX-512, 3 = AVX2 + FMA, 1 = SSE2 baseline.
  * A table of the usual names; unknown ones get the baseline, which is always safe. */
@@ -153,10 +156,11 @@ int cg_init(Cg *cg, const Module *m, const BackendOptions *o, Diag *d)
         int fma = host_features ? has_feature(host_features, "fma") : level >= 3;
         if (has_feature(o->features, "avx512f")) level = 4;
         else if (has_feature(o->features, "avx2") && level < 3) level = 3;
-        if (o->features && strstr(o->features, "-avx512f") && level == 4) level = 3;
-        if (o->features && strstr(o->features, "-avx") && level >= 3) level = 1;
+        if (has_feature_sign(o->features, '-', "avx512f") && level == 4) level = 3;
+        if ((has_feature_sign(o->features, '-', "avx") || has_feature_sign(o->features, '-', "avx2")) && level >= 3)
+            level = 1;
         if (has_feature(o->features, "fma")) fma = 1;
-        if (o->features && strstr(o->features, "-fma")) fma = 0;
+        if (has_feature_sign(o->features, '-', "fma")) fma = 0;
         cg->vw = level >= 4 ? 16 : level == 3 ? 8 : 4;
         cg->has_fma = fma;
     } else {

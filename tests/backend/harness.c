@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- building ------------------------------------------------------------------------- */
 
@@ -257,6 +259,16 @@ static LLVMTargetMachineRef jit_machine(const Cg *cg, const Variant *v)
     return tm;
 }
 
+/* KILN_TEST_DUMP=substring: print the kernels of the matching cases, as emitted and
+ * after default<O3> (for reading the generated code). */
+static const char *dump_label;
+
+void jit_dump_label(const char *label)
+{
+    const char *want = getenv("KILN_TEST_DUMP");
+    dump_label = want && *want && strstr(label, want) ? label : NULL;
+}
+
 Jit *jit_kernel(const Variant *v, const Module *m, const Node *n, int *vw_out)
 {
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
@@ -278,6 +290,11 @@ Jit *jit_kernel(const Variant *v, const Module *m, const Node *n, int *vw_out)
         kiln_internal(__FILE__, __LINE__, "kernel of %s does not verify:\n%s", n->name, msg);
     }
     LLVMDisposeMessage(msg);
+    if (dump_label) {
+        printf("---- %s, variant %s, as emitted:\n", dump_label, v->label);
+        fflush(stdout);
+        LLVMDumpModule(cg.mod);
+    }
     if (v->o3) {
         LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
         LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
@@ -285,6 +302,11 @@ Jit *jit_kernel(const Variant *v, const Module *m, const Node *n, int *vw_out)
         LLVMPassBuilderOptionsSetLoopUnrolling(po, 1);
         check_llvm(LLVMRunPasses(cg.mod, "default<O3>", cg.tm, po), "default<O3>");
         LLVMDisposePassBuilderOptions(po);
+        if (dump_label) {
+            printf("---- %s, variant %s, after default<O3>:\n", dump_label, v->label);
+            fflush(stdout);
+            LLVMDumpModule(cg.mod);
+        }
     }
     size_t len;
     const char *nm = LLVMGetValueName2(fn, &len);
@@ -317,6 +339,33 @@ void jit_free(Jit *j)
 }
 
 /* ---- running a case ------------------------------------------------------------------- */
+
+/* A copy of bytes of src that ends where an inaccessible page begins, so a kernel reading
+ * past the end of an input faults (JIT code is not instrumented by ASan). */
+typedef struct Fence {
+    void *map;
+    size_t len;
+    void *data;
+} Fence;
+
+static Fence fence(const void *src, size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (bytes + page - 1) / page * page + page;
+    Fence f;
+    f.map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    KILN_ASSERT(f.map != MAP_FAILED);
+    KILN_ASSERT(mprotect((char *)f.map + len - page, page, PROT_NONE) == 0);
+    f.len = len;
+    f.data = (char *)f.map + len - page - bytes;
+    if (bytes) memcpy(f.data, src, bytes);
+    return f;
+}
+
+static void unfence(Fence *f)
+{
+    if (f->map) munmap(f->map, f->len);
+    f->map = NULL;
+}
 
 enum { GUARD = 16 };
 static const uint32_t POISON = 0x7fc0dead;     /* a quiet NaN: an element never written */
@@ -428,6 +477,7 @@ int t_check(T *t)
         return 1;
     }
 
+    jit_dump_label(t->label);
     /* the interpreter: expected values, and the magnitudes from |inputs| */
     Interp *ip = interp_new(t->m, &t->diag), *im = t->metric == M_MAG ? interp_new(t->m, &t->diag) : NULL;
     KILN_ASSERT(ip && (im || t->metric != M_MAG));
@@ -481,32 +531,45 @@ int t_check(T *t)
         int vw;
         Jit *j = jit_kernel(&variants[v], t->m, n, &vw);
         variant_vw[v] = vw;
+        Fence auxf = { NULL, 0, NULL };
         void *aux = NULL;
         if (op_info[n->op].flags & OPF_STATE) {
             const State *st = &t->m->states[n->ref];
             int64_t max[IR_MAX_SYMS + 1] = { 0 }, numel = 1;
             for (int s = 1; s <= t->m->n_syms; s++) max[s] = t->m->syms[s].max;
             for (int d = 0; d < st->shape.rank; d++) numel *= eval(max, st->shape.d[d]);
-            aux = xcalloc((size_t)numel + 1, 4);
+            void *zero = xcalloc((size_t)numel, 4);
+            auxf = fence(zero, (size_t)numel * 4);
+            aux = auxf.data;
+            free(zero);
         }
         for (int r = 0; r < nr; r++) {
             const void *x[4] = { NULL, NULL, NULL, NULL };
-            for (int i = 0; i < n->n_in; i++) x[i] = gi_of[i] >= 0 ? in[r][gi_of[i]].data : t->wdata[n->in[i]->id];
+            Fence xf[4];
+            memset(xf, 0, sizeof xf);
+            for (int i = 0; i < n->n_in; i++) {
+                const Node *xi = n->in[i];
+                int64_t bytes = 4 * (gi_of[i] >= 0 ? tensor_numel(&in[r][gi_of[i]]) : shape_numel_const(&xi->shape));
+                xf[i] = fence(gi_of[i] >= 0 ? in[r][gi_of[i]].data : t->wdata[xi->id], (size_t)bytes);
+                x[i] = xf[i].data;
+            }
             int64_t numel = tensor_numel(&want[r]);
             uint32_t *y = xmalloc((size_t)(numel + GUARD) * 4);
             for (int64_t e = 0; e < numel + GUARD; e++) y[e] = POISON;
             jit_fn(j)(y, x[0], x[1], x[2], x[3], sym[r], aux);
             for (int e = 0; e < GUARD; e++) broke[v] |= y[numel + e] != POISON;
+            for (int i = 0; i < 4; i++) unfence(&xf[i]);
             double e = compare(t, &want[r], &mag[r], y);
             if (e > err[v] || isnan(e)) err[v] = e;
             free(y);
         }
-        free(aux);
+        unfence(&auxf);
         jit_free(j);
         if (err[v] > t->tol || isnan(err[v]) || broke[v]) fail = 1;
         if (!(err[v] <= op_err[n->op][v])) op_err[n->op][v] = err[v];
     }
     op_cases[n->op]++;
+    jit_dump_label("");
     printf("%s  %-58s", fail ? "FAIL" : "PASS", t->label);
     for (int v = 0; v < n_variants; v++) {
         if (v >= ran) printf(" %s:-", variants[v].label);

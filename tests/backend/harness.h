@@ -110,6 +110,8 @@ typedef void (*KernelFn)(void *y, const void *x0, const void *x1, const void *x2
 typedef struct Jit Jit;
 Jit *jit_kernel(const Variant *v, const Module *m, const Node *n, int *vw_out);
 KernelFn jit_fn(Jit *j);
+/* Dump the kernels jit_kernel makes while label contains $KILN_TEST_DUMP. */
+void jit_dump_label(const char *label);
 void jit_free(Jit *j);
 
 /* Options of cg_init for variant v. */

@@ -8,11 +8,14 @@
  * different values (s = 1 and 7, past = 0 and 5, batch 1 and 2), broadcasting, both
  * matmul layouts, both RoPE pairings, every mask, GQA attention, caches over several runs.
  *
- * Tolerances (the metric is in harness.h): binary ops and layout ops bit-exact; unary ops
- * 1e-6 relative (2e-6 for the libm ones: gelu, tanh); matmul, norms, softmax, pooling and
- * attention 1e-5 relative to the row's magnitude or to the same op on |inputs|
- * (sum |a*b| for matmul). Every case prints PASS/FAIL and the largest error per variant;
- * a summary per op follows. Exit status 1 when any case failed. */
+ * Tolerances (the metrics are in harness.h): binary ops, layout ops, masks, positions and
+ * max pooling bit-exact; unary ops 1e-6 relative (2e-6 for the libm ones: gelu, tanh;
+ * values below 1e-6 compared absolutely); sinusoid 1e-6 and rope 2e-6 of the row's
+ * magnitude; matmul, norms, softmax, mean pooling and attention 1e-5 relative to the row's
+ * magnitude or to the same op on |inputs| (sum |a*b| for matmul, sum p |v| for attention).
+ * Every case prints PASS/FAIL and the largest error per variant; a summary per op
+ * follows. Exit status 1 when any case failed. KILN_TEST_DUMP=text prints the LLVM IR of
+ * the kernels of the cases whose label contains text. */
 #include "harness.h"
 
 #include <llvm-c/Analysis.h>
@@ -201,6 +204,9 @@ static void test_matmul(void)
     matmul("5,33", "b,33,7", 0, "b=2");
     matmul("b,3,1,8", "b,3,8,1", 0, "b=2");
     matmul("s,s", "s,s", 0, "s=7; s=1; s=16");
+    matmul("b,s,33", "33,17", 0, "b=1 s=0");
+    matmul("s,20", "5,20", 1, "s=0");
+    matmul("3,s", "s,20", 0, "s=0");
     matmul_weight(DT_F16, 0, 33, 20);
     matmul_weight(DT_BF16, 1, 64, 17);
     matmul_weight(DT_F32, 1, 17, 48);
@@ -230,6 +236,7 @@ static void test_softmax(void)
     softmax("6,33", F_SPECIAL, 0, NULL);
     softmax("3,16", F_SPECIAL, 0, NULL);
     softmax("7", F_UNI, 3, NULL);
+    softmax("b,s", F_UNI, 3, "b=2 s=0");
 }
 
 /* op (x[, r], w[, b]) over rows of d; x offset to make the mean matter */
@@ -503,6 +510,8 @@ static void test_attention_pieces(void)
     attention(4, 2, 16, 16, 1, 3, NULL, r);
     attention(4, 2, 16, 16, 1, 0, "1,past+s", r);
     attention(2, 1, 32, 32, 1, 5, "b,past+s", r);
+    attention(2, 2, 8, 8, 1, 0, NULL, "b=1 s=0 past=3");
+    attention(2, 2, 8, 8, 0, 0, NULL, "b=1 s=2 past=0; b=1 s=0 past=0");
 }
 
 /* state k (b, 2, 12, 5) at b's maximum; x (b, 2, s, 5) appended at past along axis 2, over
