@@ -4,7 +4,8 @@
 # and FMA peak, OpenBLAS). Not part of the test suite. See bench/README.md.
 #
 #   bench/run.sh                 the whole benchmark; appends a dated section to bench/RESULTS.md
-#   REPEATS=9 bench/run.sh       more repeats per speed figure (default 5; medians are reported)
+#   REPEATS=9 bench/run.sh       more rounds per speed figure (default 5; medians are reported)
+#   COMPILES=1 bench/run.sh      compile once instead of 3 times (the median is reported)
 #   NO_RESULTS=1 bench/run.sh    print the report only, do not touch bench/RESULTS.md
 #   THREADS="1 2" (default)      the -t values to measure kiln with
 #
@@ -48,8 +49,10 @@ FLOP_ATTN128=$((12 * 4 * 768 * (128 * 129 / 2)))             # QK^T and A·V of 
 FLOP_HEAD=$((2 * 50257 * 768))                                # the head, last position only
 PEAK_BASELINE=225                                # GFLOP/s, AVX-512 FMA, one core (shared/bench/BASELINE.md)
 
+CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') (family $(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m1 '^model[[:space:]]' /proc/cpuinfo | cut -d: -f2 | tr -d ' '))"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "== kiln GPT-2 124M benchmark, $TODAY =="
-say "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) vCPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+say "machine: $CPU, $(nproc) vCPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load average $LOAD0"
 
 # ---- 1. build ------------------------------------------------------------------------------
 say "-- build"
@@ -62,7 +65,7 @@ CC=${CC:-cc}
 $CC -O2 -std=c11 -o "$B/gen_gpt2" bench/gen_gpt2.c || die "cannot build bench/gen_gpt2.c"
 $CC -O2 -std=c11 -o "$B/check" bench/check.c -lm || die "cannot build bench/check.c"
 $CC -O2 -march=native -std=c11 -o "$B/bw" bench/bw.c -lpthread || die "cannot build bench/bw.c"
-$CC -O2 -march=native -ffp-contract=fast -std=c11 -o "$B/peak" bench/peak.c || die "cannot build bench/peak.c"
+$CC -O2 -march=native -ffp-contract=fast -std=c11 -o "$B/peak" bench/peak.c -lpthread || die "cannot build bench/peak.c"
 
 # OpenBLAS: the dev package (pkg-config), else the runtime library itself (the cblas
 # prototypes are in blas.c), else skip with the install hint.
@@ -141,63 +144,76 @@ if [ "$CHECK_RC" != 0 ]; then
     die "kiln's logits differ from the PyTorch reference (bench/check.log above); no speed figures for a wrong executable"
 fi
 
-# ---- 5. speed: peers and kiln, interleaved -------------------------------------------------
-# Bandwidth moves with the host's load: the probe runs right before and right after kiln's
-# decode runs, and the roofline uses the median of all those passes.
+# ---- 5. speed: kiln and its peers, interleaved -----------------------------------------------
+# The machine is shared and its load moves within seconds: a peer measured a minute before or
+# after kiln can be twice as fast or slow. So the run is REPEATS rounds; each round measures
+# the bandwidth probe, the FMA probe, kiln (prefill and decode at every -t), OpenBLAS (one
+# sweep of every shape) and the 2-thread bandwidth, back to back. Every figure is the median
+# over the rounds; the rooflines use the best probe pass (the limit the machine showed in
+# this run), so a ratio to a roofline never flatters kiln.
+: >"$B/bw.log"; : >"$B/fig-bw1"; : >"$B/fig-bw1_4k"; : >"$B/fig-bw2"; : >"$B/fig-peak"; : >"$B/fig-peak2"; : >"$B/peak.log"; : >"$B/blas.log"; : >"$B/kiln.log"
 bw_passes() { "$B/bw" "$@" | tee -a "$B/bw.log" | sed -n 's/^bw: pass [0-9]*: \([0-9.]*\) GB\/s/\1/p'; }
-: >"$B/bw.log"
-say "-- peers: memory bandwidth (bench/bw.c, 1 GiB float sum), FMA peak (bench/peak.c)"
-BW1_A=$(bw_passes 1 1 7) || die "bw"
-BW1_4K=$(BW_NO_THP=1 bw_passes 1 1 7 | median)
-PEAK_LOG=$("$B/peak" 9) || die "peak"
-say "$PEAK_LOG"
-PEAK_NOW=$(printf '%s\n' "$PEAK_LOG" | sed -n 's/.*best \([0-9.]*\) GFLOP.*/\1/p')
-PEAK_MED=$(printf '%s\n' "$PEAK_LOG" | sed -n 's/.*median \([0-9.]*\) GFLOP.*/\1/p')
-
 # one kiln run: prints "prompt_tps gen_tps prompt_tokens gen_tokens"
 kiln_run() { # threads n prompt
-    "$M/gpt2" -t "$1" -n "$2" -p "$3" --temperature 0 --stats 2>&1 >/dev/null |
+    "$M/gpt2" -t "$1" -n "$2" -p "$3" --temperature 0 --stats 2>&1 >/dev/null | tee -a "$B/kiln.log" |
         awk '/^prompt:/ { pn=$2; pt=$7; sub(/\(/, "", pt) } /^generated:/ { gn=$2; gt=$7; sub(/\(/, "", gt) } END { print pt, gt, pn, gn }'
 }
-declare -A PF DC PFR DCR NOTE
+declare -A PFS DCS PF DC PFR DCR NOTE
+if [ -x "$B/blas" ]; then say "OpenBLAS: $BLAS_NOTE; OPENBLAS_CORETYPE unset, 1 thread"; fi
 if [ "$HAVE_TOK" = 1 ]; then
-    say "-- kiln speed: $REPEATS runs each of prefill (128-token prompt, -n 1) and decode (\"$PROMPT_DECODE\", -n 128, greedy)"
-    for t in $THREADS; do
-        pf=(); dc=(); note=""
-        for r in $(seq "$REPEATS"); do
+    say "-- speed: $REPEATS rounds; kiln prefill = 128-token prompt, -n 1; decode = \"$PROMPT_DECODE\", -n 128, greedy"
+else
+    say "-- speed: $REPEATS rounds of the peers only (no tokenizer for kiln's executable)"
+fi
+for r in $(seq "$REPEATS"); do
+    line="round $r:"
+    bw_passes 1 1 3 >>"$B/fig-bw1" || die "bw"
+    BW_NO_THP=1 bw_passes 1 1 3 >>"$B/fig-bw1_4k" || die "bw"
+    "$B/peak" 3 | tee -a "$B/peak.log" | sed -n 's/.*best \([0-9.]*\) GFLOP.*/\1/p' >>"$B/fig-peak" || die "peak"
+    "$B/peak" 3 2 | tee -a "$B/peak.log" | sed -n 's/.*best \([0-9.]*\) GFLOP.*/\1/p' >>"$B/fig-peak2" || die "peak"
+    line="$line bw $(tail -3 "$B/fig-bw1" | median) GB/s, peak $(tail -1 "$B/fig-peak") GFLOP/s"
+    if [ "$HAVE_TOK" = 1 ]; then
+        for t in $THREADS; do
             read -r ptps _ pn _ < <(kiln_run "$t" 1 "$PROMPT128") || die "kiln prefill run"
             [ "$pn" = 128 ] || die "the prefill prompt has $pn tokens, not 128 (tokenizer changed?)"
-            pf+=("$ptps")
             read -r _ gtps _ gn < <(kiln_run "$t" 128 "$PROMPT_DECODE") || die "kiln decode run"
-            [ "$gn" = 128 ] || note="decode stopped after $gn tokens in some runs"
-            dc+=("$gtps")
-            say "  t=$t run $r: prefill $ptps tok/s, decode $gtps tok/s ($gn tokens)"
+            [ "$gn" = 128 ] || NOTE[$t]="decode stopped after $gn tokens in some runs"
+            PFS[$t]="${PFS[$t]:-} $ptps"; DCS[$t]="${DCS[$t]:-} $gtps"
+            line="$line; kiln t=$t prefill $ptps, decode $gtps tok/s"
         done
-        PF[$t]=$(printf '%s\n' "${pf[@]}" | median); PFR[$t]=$(printf '%s\n' "${pf[@]}" | minmax)
-        DC[$t]=$(printf '%s\n' "${dc[@]}" | median); DCR[$t]=$(printf '%s\n' "${dc[@]}" | minmax)
-        NOTE[$t]=$note
-    done
-fi
-BW1_B=$(bw_passes 1 1 7) || die "bw"
-BW1MED=$(printf '%s\n%s\n' "$BW1_A" "$BW1_B" | median)
-BW1=$(printf '%s\n%s\n' "$BW1_A" "$BW1_B" | sort -g | tail -1)
-BW1R=$(printf '%s\n%s\n' "$BW1_A" "$BW1_B" | minmax)
-BW2_ALL=$(bw_passes 2 1 7)
-BW2=$(printf '%s\n' "$BW2_ALL" | sort -g | tail -1); BW2MED=$(printf '%s\n' "$BW2_ALL" | median)
-say "bandwidth, 1 thread: best $BW1 GB/s, median $BW1MED [$BW1R] (huge pages; 4 KiB pages: median $BW1_4K GB/s); 2 threads: best $BW2, median $BW2MED GB/s"
+    fi
+    if [ -x "$B/blas" ]; then
+        env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 "$B/blas" 1 >"$B/blas-round.log" || die "blas"
+        cat "$B/blas-round.log" >>"$B/blas.log"
+        line="$line; OpenBLAS decode $(sed -n 's/^blas: decode peer.*: \([0-9.]*\) tokens\/s/\1/p' "$B/blas-round.log"), prefill $(sed -n 's/^blas: prefill peer.*: \([0-9.]*\) tokens\/s/\1/p' "$B/blas-round.log") tok/s"
+    fi
+    bw_passes 2 1 3 >>"$B/fig-bw2" || die "bw"
+    say "  $line"
+done
+for t in $THREADS; do
+    [ -n "${PFS[$t]:-}" ] || continue
+    PF[$t]=$(tr ' ' '\n' <<<"${PFS[$t]}" | grep . | median); PFR[$t]=$(tr ' ' '\n' <<<"${PFS[$t]}" | grep . | minmax)
+    DC[$t]=$(tr ' ' '\n' <<<"${DCS[$t]}" | grep . | median); DCR[$t]=$(tr ' ' '\n' <<<"${DCS[$t]}" | grep . | minmax)
+    NOTE[$t]=${NOTE[$t]:-}
+done
+BW1=$(sort -g "$B/fig-bw1" | tail -1); BW1MED=$(median <"$B/fig-bw1"); BW1R=$(minmax <"$B/fig-bw1")
+BW1_4K=$(median <"$B/fig-bw1_4k")
+BW2=$(sort -g "$B/fig-bw2" | tail -1); BW2MED=$(median <"$B/fig-bw2")
+PEAK_NOW=$(sort -g "$B/fig-peak" | tail -1); PEAK_MED=$(median <"$B/fig-peak")
+PEAK2=$(sort -g "$B/fig-peak2" | tail -1); PEAK2_MED=$(median <"$B/fig-peak2")
+say "bandwidth, 1 thread: best $BW1 GB/s, median $BW1MED [$BW1R] (huge pages; 4 KiB pages: median $BW1_4K GB/s); 2 threads: best $BW2, median $BW2MED GB/s; FMA peak 1 thread best $PEAK_NOW, median $PEAK_MED GFLOP/s; 2 threads best $PEAK2, median $PEAK2_MED"
 
 BLAS_DECODE=""; BLAS_PREFILL=""
 if [ -x "$B/blas" ]; then
-    say "-- peer: OpenBLAS, OPENBLAS_CORETYPE unset, 1 thread ($BLAS_NOTE)"
-    env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 "$B/blas" "$REPEATS" | tee "$B/blas.log" || die "blas"
-    BLAS_DECODE=$(sed -n 's/^blas: decode peer.*: \([0-9.]*\) tokens\/s/\1/p' "$B/blas.log")
-    BLAS_PREFILL=$(sed -n 's/^blas: prefill peer.*: \([0-9.]*\) tokens\/s/\1/p' "$B/blas.log")
-    blas_fig() { grep -F "$1" "$B/blas.log" | sed -n 's/.* \([0-9.]*\) GFLOP\/s.*/\1/p' | head -1; }
-    BLAS_CORE=$(sed -n 's/.*; core \([^;]*\);.*/\1/p' "$B/blas.log")
+    BLAS_DECODE=$(sed -n 's/^blas: decode peer.*: \([0-9.]*\) tokens\/s/\1/p' "$B/blas.log" | median)
+    BLAS_PREFILL=$(sed -n 's/^blas: prefill peer.*: \([0-9.]*\) tokens\/s/\1/p' "$B/blas.log" | median)
+    blas_fig() { grep -F "$1" "$B/blas.log" | sed -n 's/.* \([0-9.]*\) GFLOP\/s.*/\1/p' | median; }
+    blas_gb() { grep -F "$1" "$B/blas.log" | sed -n 's/.*= *\([0-9.]*\) GB\/s.*/\1/p' | median; }
+    BLAS_CORE=$(sed -n 's/.*; core \([^;]*\);.*/\1/p' "$B/blas.log" | head -1)
     BL_V768=$(blas_fig 'sgemv   768 x  3072'); BL_VHEAD=$(blas_fig 'sgemv 50257 x   768')
     BL_M768=$(blas_fig 'sgemm   128 x   768 x   768'); BL_M3072=$(blas_fig 'sgemm   128 x  3072 x   768')
-    BL_V768_GB=$(grep -F 'sgemv   768 x  3072' "$B/blas.log" | sed -n 's/.*= *\([0-9.]*\) GB\/s.*/\1/p')
-    BL_VHEAD_GB=$(grep -F 'sgemv 50257 x   768' "$B/blas.log" | sed -n 's/.*= *\([0-9.]*\) GB\/s.*/\1/p')
+    BL_V768_GB=$(blas_gb 'sgemv   768 x  3072'); BL_VHEAD_GB=$(blas_gb 'sgemv 50257 x   768')
+    say "OpenBLAS medians, GFLOP/s: sgemv 768x3072 $BL_V768 ($BL_V768_GB GB/s), sgemv 50257x768 $BL_VHEAD ($BL_VHEAD_GB GB/s), sgemm 128x768x768 $BL_M768, sgemm 128x3072x768 $BL_M3072; peers: decode $BLAS_DECODE, prefill $BLAS_PREFILL tok/s"
 fi
 
 # ---- 6. the report ---------------------------------------------------------------------------
@@ -205,16 +221,16 @@ FLOP_PER_TOKEN=$(calc %.0f "$FLOP_BLOCKS + ($FLOP_ATTN128 + $FLOP_HEAD) / 128")
 ROOF_DECODE1=$(calc %.1f "$BW1 * 1e9 / $BYTES_PER_TOKEN")
 ROOF_DECODE2=$(calc %.1f "$BW2 * 1e9 / $BYTES_PER_TOKEN")
 ROOF_PF_NOW=$(calc %.0f "$PEAK_NOW * 1e9 / $FLOP_PER_TOKEN")
-ROOF_PF_NOW2=$(calc %.0f "2 * $PEAK_NOW * 1e9 / $FLOP_PER_TOKEN")
+ROOF_PF_NOW2=$(calc %.0f "$PEAK2 * 1e9 / $FLOP_PER_TOKEN")
 ROOF_PF_BASE=$(calc %.0f "$PEAK_BASELINE * 1e9 / $FLOP_PER_TOKEN")
 ratio() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && calc %.2f "$1 / $2" || printf -- '—'; }
 pct() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && calc '%.0f %%' "100 * $1 / $2" || printf -- '—'; }
 
 COMPILE_OK=$(awk "BEGIN { print ($T_COMPILE < 10) ? \"under the 10 s goal\" : \"OVER the 10 s goal\" }")
 rep ""
-rep "## $TODAY — GPT-2 124M (random weights), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) vCPUs"
+rep "## $TODAY — GPT-2 124M (random weights), $CPU, $(nproc) vCPUs, $(printf '%s\n' "$VERSION" | sed -n 's/.*\(cpu [^ ]*\).*/\1/p')"
 rep ""
-rep "Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg). Speeds are medians of $REPEATS runs [min–max]; each ratio's peer was measured in this run unless marked *BASELINE*."
+rep "Load average (1, 5, 15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg). Speeds are medians of $REPEATS rounds [min–max], kiln and peers interleaved; each ratio's peer was measured in this run unless marked *BASELINE*."
 rep ""
 rep "**Compile** (\`kiln compile -v\`, embedded weights, $WEIGHT_BYTES bytes): **$T_COMPILE s** wall (median of $COMPILES [$T_COMPILE_R]), $COMPILE_OK; import $T_IMPORT s."
 rep "Phases: $PHASES. Slowest: $SLOWEST."
@@ -235,9 +251,9 @@ if [ "$HAVE_TOK" = 1 ]; then
     done
     for t in $THREADS; do
         if [ "$t" = 1 ]; then
-            rep "| prefill pp128, t=1, tok/s | ${PF[$t]} [${PFR[$t]}] | compute roofline $ROOF_PF_NOW = FMA peak $PEAK_NOW GFLOP/s (bench/peak.c, 1 core) ÷ $(calc %.1f "$FLOP_PER_TOKEN / 1e6") MFLOP/token | $(pct "${PF[$t]}" "$ROOF_PF_NOW") |"
+            rep "| prefill pp128, t=1, tok/s | ${PF[$t]} [${PFR[$t]}] | compute roofline $ROOF_PF_NOW = FMA peak $PEAK_NOW GFLOP/s (bench/peak.c, 1 thread) ÷ $(calc %.1f "$FLOP_PER_TOKEN / 1e6") MFLOP/token | $(pct "${PF[$t]}" "$ROOF_PF_NOW") |"
         else
-            rep "| prefill pp128, t=$t, tok/s | ${PF[$t]} [${PFR[$t]}] | compute roofline $ROOF_PF_NOW2 = $t cores × $PEAK_NOW GFLOP/s ÷ $(calc %.1f "$FLOP_PER_TOKEN / 1e6") MFLOP/token (if the vCPUs are distinct cores) | $(pct "${PF[$t]}" "$ROOF_PF_NOW2") |"
+            rep "| prefill pp128, t=$t, tok/s | ${PF[$t]} [${PFR[$t]}] | compute roofline $ROOF_PF_NOW2 = 2-thread FMA peak $PEAK2 GFLOP/s ÷ $(calc %.1f "$FLOP_PER_TOKEN / 1e6") MFLOP/token | $(pct "${PF[$t]}" "$ROOF_PF_NOW2") |"
         fi
         if [ "$t" = 1 ]; then
             rep "| | | *BASELINE* compute roofline $ROOF_PF_BASE (225 GFLOP/s, not measured now) | $(pct "${PF[$t]}" "$ROOF_PF_BASE") |"
@@ -249,7 +265,7 @@ else
     rep "| speed | skipped: no GPT-2 tokenizer in ../shared/models/gpt2-tokenizer | | |"
 fi
 rep ""
-rep "Machine now (rooflines use the best pass, the machine's demonstrated limit in this run; medians show the contention): read bandwidth (bench/bw.c, 1 GiB sum, huge pages) 1 thread best $BW1 GB/s, median $BW1MED [$BW1R], 4 KiB pages median $BW1_4K; 2 threads best $BW2, median $BW2MED GB/s. FMA peak (bench/peak.c) 1 core best $PEAK_NOW, median $PEAK_MED GFLOP/s (BASELINE: 225). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+rep "Machine now (rooflines use the best pass, the machine's demonstrated limit in this run; medians show the contention): read bandwidth (bench/bw.c, 1 GiB sum, huge pages) 1 thread best $BW1 GB/s, median $BW1MED [$BW1R], 4 KiB pages median $BW1_4K; 2 threads best $BW2, median $BW2MED GB/s. FMA peak (bench/peak.c) 1 thread best $PEAK_NOW, median $PEAK_MED GFLOP/s (BASELINE: 225); 2 threads best $PEAK2, median $PEAK2_MED."
 if [ -n "$BLAS_DECODE" ]; then
     rep "OpenBLAS 0.3.21 ($BLAS_CORE kernels, 1 thread), GFLOP/s: sgemv 768×3072 $BL_V768 ($BL_V768_GB GB/s), sgemv 50257×768 $BL_VHEAD ($BL_VHEAD_GB GB/s), sgemm 128×768×768 $BL_M768, sgemm 128×3072×768 $BL_M3072."
 else

@@ -4,7 +4,8 @@
 A case is a file in tests/bad/cases/: a model (.xml, .kir) or a command (.case). Its
 comments say what must happen: `expect: TEXT` (one or more; each TEXT must appear in kiln's
 standard error; `ok` means the command must succeed) and optionally `cmd: ARGS` (default
-`check {file}`; {file} is the case, {tmp} a scratch directory) and `status: N` (default 1). A file with neither (empty or
+`check {file}`; {file} is the case, {tmp} a scratch directory), `status: N` (default 1) and
+`env: NAME=VALUE` (set for kiln). A file with neither (empty or
 binary files) has its expectations in CASE.expect. Every refusal must exit with that status
 (1: the input is wrong; 2: the command line is), and nothing may crash: no "internal error", no signal,
 no sanitizer report. Runs in the cases directory so messages name files as written there."""
@@ -20,6 +21,7 @@ name = os.path.basename(case)
 raw = open(case, 'rb').read().decode('utf-8', 'replace')
 expects = re.findall(r'(?:<!--|#) expect: (.*?)(?: -->)?\s*$', raw, re.M)
 cmds = re.findall(r'(?:<!--|#) cmd: (.*?)(?: -->)?\s*$', raw, re.M)
+envs = dict(e.split('=', 1) for e in re.findall(r'(?:<!--|#) env: (\S+=\S*)', raw))
 if os.path.exists(case + '.expect'):
     expects += [l for l in open(case + '.expect').read().splitlines() if l]
 if not expects:
@@ -31,7 +33,8 @@ with tempfile.TemporaryDirectory() as tmp:
     if args[0] == 'check-ok':
         args = ['check', name]
     try:
-        p = subprocess.run([kiln] + args, cwd=cases, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        p = subprocess.run([kiln] + args, cwd=cases, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, **envs))
     except subprocess.TimeoutExpired:
         print('%s: FAIL: kiln hung (60 s)' % name)
         sys.exit(1)
