@@ -91,7 +91,17 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     facts.max_seq = m->syms[s_seq].max;
     facts.max_positions = s_past ? m->syms[s_past].max : facts.max_seq;
     const char *eos = ir_module_param(m, "eos");
-    facts.eos_id = eos ? atoll(eos) : (o->eos_id >= 0 ? o->eos_id : -1);
+    facts.eos_id = o->eos_id >= 0 ? o->eos_id : -1;
+    if (eos) {
+        char *end;
+        long long v = strtoll(eos, &end, 10);
+        if (end == eos || *end || v < 0 || v >= facts.vocab) {
+            diag_error(d, m->loc, "parameter eos = \"%s\" is not a token id below the vocabulary size %lld", eos,
+                       (long long)facts.vocab);
+            goto out;
+        }
+        facts.eos_id = v;
+    }
     facts.arena_bytes = plan.arena_bytes;
     facts.weights_embedded = !o->weights_external;
     woff = xcalloc((size_t)m->n_weights + 1, sizeof *woff);
