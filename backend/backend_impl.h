@@ -2,14 +2,23 @@
  * contract every kernel follows.
  *
  * Kernel contract. Every node but input, weight and reshape becomes a call to a kernel
- *     void k(ptr y, ptr x0, ptr x1, ptr x2, ptr x3, ptr syms, ptr aux)
+ *     void k(ptr y, ptr x0, ptr x1, ptr x2, ptr x3, ptr syms, ptr aux, i64 part, i64 parts)
  * y: the result, contiguous row-major at its shape, f32 (i32 for positions);
  * x0..x3: the inputs in node order (unused ones null), contiguous row-major f32 or i32 —
  *     weights are f32 in the blob whatever their file dtype;
  * syms: const int64_t[IR_MAX_SYMS + 1], the value of each symbol by index (Module.syms);
  *     a kernel evaluates its symbolic dims from it (seq, past, ...);
  * aux: the state buffer of a cache or state_read node (the state's shape at the symbols'
- *     maxima, contiguous), null otherwise.
+ *     maxima, contiguous), null otherwise;
+ * part, parts (0 <= part < parts): the call computes only its share of the OUTPUT
+ *     elements; calling every part 0..parts-1 once, in any order or at the same time on
+ *     different threads, computes all of y (and of the state) exactly once. Shares split
+ *     output elements along the kernel's natural outer loop, never a reduction, in chunks
+ *     aligned to the vector width (or the matmul panel), so every element is computed by
+ *     the same instructions whatever `parts` is: the result is bit-identical to parts = 1.
+ *     A share may be empty. A part reads nothing another part of the same call writes
+ *     (cache: each part writes and then reads back only its own rows of the state).
+ *     How each family splits is in its file; the helpers are kl_share* (kernel_impl.h).
  * Kernels are specialized per (op, attributes, dtypes, shapes) and reused by every node
  * with the same key: twelve identical layers share one kernel. A kernel is named after the
  * first node that needs it ("k.l0.attn.qk"); call sites are named after each node. */

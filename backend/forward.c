@@ -8,6 +8,16 @@
  * cost nothing: they name their source's storage. The result is the `logits` output.
  * Values and calls carry the node names, so the emitted IR reads like the model.
  *
+ * Threads (runtime/model.h). Each call site computes the node's work at this call's symbol
+ * values (node_cost: a product of dims times a factor, in units of about one multiply-add
+ * or one element moved) and calls kiln_parallel(kernel, args, work) when work >=
+ * kiln_parallel_min_work, else the kernel directly with part 0 of 1. The check is emitted
+ * for every node, even ones that are always small: it costs a load, a few multiplies and a
+ * branch (under 1 ns, against ~370 ns for the tiny model's average kernel call), keeps the
+ * choice in one runtime variable that a test can force to 1 (every kernel then runs split),
+ * and a one-thread run never takes the branch. The factors only need to order kernels by
+ * their time; the threshold that turns them into a decision is measured (runtime/threads.c).
+ *
  * kiln_model (runtime/model.h) is a constant struct laid out by the target's data layout
  * in the same field order as the C declaration, which gives the C layout on both targets. */
 #include "backend_impl.h"
@@ -53,6 +63,85 @@ const Graph *cg_forward_graph(const Module *m, Diag *d, const Node **logits)
 
 static LLVMValueRef i64c(Cg *cg, uint64_t v) { return LLVMConstInt(cg->t_i64, v, 0); }
 
+/* A node's work: factor * the product of d[0..n). */
+typedef struct Cost {
+    int64_t factor;
+    int n;
+    Dim d[2 * IR_MAX_RANK + 2];
+} Cost;
+
+static void cost_dims(Cost *c, const Shape *s, int from, int to)
+{
+    for (int i = from; i < to; i++) c->d[c->n++] = s->d[i];
+}
+
+/* Units: one multiply-add of a matmul or attention (~0.1 ns when decode streams weights),
+ * one element copied or added; libm functions called lane by lane (exp, tanh, erfc, sin,
+ * cos) count tens of units per element. */
+static void node_cost(const Node *n, Cost *c)
+{
+    const Shape *y = &n->shape;
+    c->factor = 1;
+    c->n = 0;
+    switch (n->op) {
+    case OP_MATMUL: {                       /* M·N·K, times the batch */
+        const Shape *a = &n->in[0]->shape;
+        cost_dims(c, y, 0, y->rank);
+        c->d[c->n++] = a->d[a->rank - 1];
+        return;
+    }
+    case OP_ATTENTION: {                    /* B·H·S·T·(D + DV) */
+        const Shape *q = &n->in[0]->shape, *k = &n->in[1]->shape, *v = &n->in[2]->shape;
+        cost_dims(c, q, 0, 3);
+        c->d[c->n++] = k->d[2];
+        if (dim_is_const(q->d[3]) && dim_is_const(v->d[3])) {
+            c->factor = q->d[3].k + v->d[3].k;
+        } else {
+            c->d[c->n++] = q->d[3];
+            c->factor = 2;
+        }
+        return;
+    }
+    case OP_POOL:                           /* reads all of x */
+        cost_dims(c, &n->in[0]->shape, 0, n->in[0]->shape.rank);
+        return;
+    case OP_CACHE:                          /* writes x, copies the prefix */
+        cost_dims(c, y, 0, y->rank);
+        c->factor = 2;
+        return;
+    case OP_SOFTMAX: case OP_SIGMOID: case OP_SILU:
+        c->factor = 32;                     /* exp */
+        break;
+    case OP_GELU: case OP_TANH: case OP_SINUSOID:
+        c->factor = 64;                     /* erfc or exp in f64, tanhf, sin and cos */
+        break;
+    case OP_LAYERNORM: case OP_RMSNORM: case OP_ADD_LAYERNORM: case OP_ADD_RMSNORM: case OP_ROPE:
+        c->factor = 4;
+        break;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+        c->factor = 2;
+        break;
+    default:                                /* copies, scale, relu, mask, positions */
+        break;
+    }
+    cost_dims(c, y, 0, y->rank);
+}
+
+/* The value of d with the symbols' values of this call. */
+static LLVMValueRef dim_value(Cg *cg, Dim d, LLVMValueRef const *symv)
+{
+    LLVMValueRef v = i64c(cg, (uint64_t)d.k);
+    for (int t = 0; t < IR_DIM_TERMS && d.sym[t]; t++) v = LLVMBuildNSWAdd(cg->b, v, symv[d.sym[t]], "");
+    return v;
+}
+
+static LLVMValueRef cost_value(Cg *cg, const Cost *c, LLVMValueRef const *symv)
+{
+    LLVMValueRef w = i64c(cg, (uint64_t)c->factor);
+    for (int i = 0; i < c->n; i++) w = LLVMBuildMul(cg->b, w, dim_value(cg, c->d[i], symv), "");
+    return w;
+}
+
 /* base + off, named. */
 static LLVMValueRef at(Cg *cg, LLVMValueRef base, uint64_t off, const char *name)
 {
@@ -78,15 +167,28 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(cg->b, entry);
 
-    /* syms: int64_t[IR_MAX_SYMS + 1] on the stack */
+    /* syms: int64_t[IR_MAX_SYMS + 1] on the stack; symv: the same values */
     LLVMTypeRef syms_ty = LLVMArrayType2(cg->t_i64, IR_MAX_SYMS + 1);
     LLVMValueRef syms = LLVMBuildAlloca(cg->b, syms_ty, "syms");
+    LLVMTypeRef argv_ty = LLVMArrayType2(cg->t_ptr, 7);
+    LLVMValueRef argv = LLVMBuildAlloca(cg->b, argv_ty, "args");      /* kiln_parallel's args */
+    LLVMValueRef symv[IR_MAX_SYMS + 1];
+    symv[0] = i64c(cg, 0);
     for (int s = 1; s <= m->n_syms; s++) {
         const char *name = m->syms[s].name;
         LLVMValueRef v = !strcmp(name, "seq") ? seq : !strcmp(name, "past") ? past : i64c(cg, 1);
         LLVMValueRef idx[2] = { i64c(cg, 0), i64c(cg, (uint64_t)s) };
         LLVMBuildStore(cg->b, v, LLVMBuildGEP2(cg->b, syms_ty, syms, idx, 2, name));
+        symv[s] = v;
     }
+    /* the runtime's kiln_parallel and kiln_parallel_min_work (runtime/model.h), defined in
+     * this executable by the runtime archive: hidden, so no GOT or PLT */
+    LLVMTypeRef par_params[3] = { cg->t_ptr, cg->t_ptr, cg->t_i64 };
+    LLVMTypeRef par_ty = LLVMFunctionType(cg->t_void, par_params, 3, 0);
+    LLVMValueRef par = LLVMAddFunction(cg->mod, "kiln_parallel", par_ty);
+    LLVMSetVisibility(par, LLVMHiddenVisibility);
+    LLVMValueRef min_work = LLVMAddGlobal(cg->mod, cg->t_i64, "kiln_parallel_min_work");
+    LLVMSetVisibility(min_work, LLVMHiddenVisibility);
     LLVMValueRef null = LLVMConstNull(cg->t_ptr);
     LLVMValueRef *ptr = xcalloc((size_t)g->n_nodes + 1, sizeof *ptr);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -110,7 +212,40 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         if (op_info[n->op].flags & OPF_STATE) args[6] = at(cg, arena, plan->state_offset[n->ref], "state");
         LLVMValueRef k = cg_kernel(cg, n);
         KILN_ASSERT(k);
-        LLVMBuildCall2(cg->b, cg->t_kernel, k, args, 7, "");
+        /* if (work >= kiln_parallel_min_work) kiln_parallel(k, args, work); else k(args, 0, 1) */
+        Cost c;
+        node_cost(n, &c);
+        LLVMValueRef work = cost_value(cg, &c, symv);
+        size_t nl = strlen(n->name) + 16;
+        char *label = xmalloc(nl);
+        snprintf(label, nl, "%s.work", n->name);
+        LLVMSetValueName2(work, label, strlen(label));
+        LLVMValueRef lim = LLVMBuildLoad2(cg->b, cg->t_i64, min_work, "min_work");
+        LLVMSetAlignment(lim, 8);
+        snprintf(label, nl, "%s.parallel", n->name);
+        LLVMBasicBlockRef bpar = LLVMAppendBasicBlockInContext(cg->ctx, fn, label);
+        snprintf(label, nl, "%s.direct", n->name);
+        LLVMBasicBlockRef bone = LLVMAppendBasicBlockInContext(cg->ctx, fn, label);
+        snprintf(label, nl, "%s.done", n->name);
+        LLVMBasicBlockRef bjoin = LLVMAppendBasicBlockInContext(cg->ctx, fn, label);
+        free(label);
+        LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGE, work, lim, ""), bpar, bone);
+        LLVMPositionBuilderAtEnd(cg->b, bpar);
+        for (int j = 0; j < 7; j++) {
+            LLVMValueRef idx[2] = { i64c(cg, 0), i64c(cg, (uint64_t)j) };
+            LLVMBuildStore(cg->b, args[j], LLVMBuildGEP2(cg->b, argv_ty, argv, idx, 2, ""));
+        }
+        LLVMValueRef pargs[3] = { k, argv, work };
+        LLVMBuildCall2(cg->b, par_ty, par, pargs, 3, "");
+        LLVMBuildBr(cg->b, bjoin);
+        LLVMPositionBuilderAtEnd(cg->b, bone);
+        LLVMValueRef kargs[9];
+        memcpy(kargs, args, sizeof args);
+        kargs[7] = i64c(cg, 0);
+        kargs[8] = i64c(cg, 1);
+        LLVMBuildCall2(cg->b, cg->t_kernel, k, kargs, 9, "");
+        LLVMBuildBr(cg->b, bjoin);
+        LLVMPositionBuilderAtEnd(cg->b, bjoin);
     }
     LLVMBuildRet(cg->b, ptr[logits->id]);
     free(ptr);

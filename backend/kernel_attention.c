@@ -17,7 +17,11 @@
  * (kn_softmax_row: an all -inf row gives zeros), then y = p · V as a row times a matrix
  * (km_row_times: y pieces in vector registers, p_j splatted, accumulated over j). Two
  * passes over the scores rather than an online softmax: simple, and the scratch is small
- * (t floats). Flash-style tiling is a later step. */
+ * (t floats). Flash-style tiling is a later step.
+ *
+ * Shares (the contract's part, parts): attention splits the flattened query rows
+ * (B, H, S) — decode's S = 1 gives heads to parts; mask the rows (B, H, Q), or pieces of
+ * vw keys of every row when there are fewer than 4 rows per part. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -69,18 +73,20 @@ static LLVMValueRef valid_row(K *k, int input, LLVMValueRef b, LLVMValueRef keys
 
 void kern_mask(K *k)
 {
-    LLVMValueRef d[IR_MAX_RANK], idx[3];
+    LLVMValueRef d[IR_MAX_RANK], idx[3], sh[4];
     kl_shape(k, &k->n->shape, d);                  /* (B, H, Q, K) */
-    KLoop loops[3];
-    kl_nest(k, loops, 3, d, idx);
+    kl_share_rows(k, kl_prod(k, d, 0, 3), d[3], k->vw, 4, sh);
+    KLoop rl;
+    kl_for(k, &rl, sh[0], sh[1], 1, 0, NULL);
+    kl_unflatten(k, rl.i, d, 3, idx);
     Vis v;
     vis_range(k, &v, idx[2], d[2], d[3]);
     v.vrow = valid_row(k, 1, idx[0], d[3]);
     LLVMValueRef off = kl_mul(k, kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, idx[0], d[1]), idx[1]), d[2]), idx[2]), d[3]);
     v.x = kl_gep(k, k->f32, k->x[0], off);
     v.y = kl_gep(k, k->f32, k->y, off);
-    kl_vloop(k, kl_i64(k, 0), d[3], mask_body, &v);
-    kl_unnest(k, loops, 3);
+    kl_vloop(k, sh[2], sh[3], mask_body, &v);
+    kl_next(k, &rl, NULL);
 }
 
 void kern_attention(K *k)
@@ -95,8 +101,12 @@ void kern_attention(K *k)
     double scale = ir_attr_float(n, A_scale, 1);
     LLVMValueRef sc = LLVMBuildArrayAlloca(k->b, k->f32, T, "scores");     /* (T) */
 
-    KLoop loops[3], jl;
-    kl_nest(k, loops, 3, qd, idx);
+    /* this part's query rows of the flattened (B, H, S) */
+    LLVMValueRef lo, hi;
+    kl_share(k, kl_prod(k, qd, 0, 3), 1, &lo, &hi);
+    KLoop rl, jl;
+    kl_for(k, &rl, lo, hi, 1, 0, NULL);
+    kl_unflatten(k, rl.i, qd, 3, idx);
     LLVMValueRef b = idx[0], h = idx[1], i = idx[2];
     LLVMValueRef kh = kl_sdiv(k, h, kl_i64(k, group));
     LLVMValueRef row = kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, b, H), h), S), i);
@@ -121,6 +131,6 @@ void kern_attention(K *k)
     kl_next(k, &jl, NULL);
 
     kn_softmax_row(k, sc, sc, T);
-    km_row_times(k, sc, Vb, DV, Y, T, DV);
-    kl_unnest(k, loops, 3);
+    km_row_times(k, sc, Vb, DV, Y, T, kl_i64(k, 0), DV);
+    kl_next(k, &rl, NULL);
 }

@@ -17,7 +17,13 @@
  *              relative accuracy where 1 + erf(x/sqrt 2) would cancel),
  *   gelu tanh: x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
  *              (= 0.5 x (1 + tanh u), the same identity without the cancellation).
- * GELU's lanes are widened to f64 for the formula (libm erfc and exp in f64), see there. */
+ * GELU's lanes are widened to f64 for the formula (libm erfc and exp in f64), see there.
+ *
+ * Shares (the contract's part, parts): unary ops cut their one run in pieces of vw
+ * elements; binary ops give parts whole rows of the outer merged axes when there are at
+ * least 4 per part, else pieces of vw elements of every row's run. Piece bounds are
+ * multiples of vw from the row's start, so every element is in the vector or the scalar
+ * loop it is in with one part. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -91,9 +97,13 @@ void kern_binary(K *k)
     }
     for (int a = 0; a < na; a++) ys[a] = kl_prod(k, ext, a + 1, na);
 
-    KLoop loops[IR_MAX_RANK];
+    /* this part's share: rows of the outer merged axes, or pieces of every row's run */
+    LLVMValueRef sh[4];
+    kl_share_rows(k, kl_prod(k, ext, 0, na - 1), ext[na - 1], k->vw, 4, sh);
+    KLoop rl;
     LLVMValueRef idx[IR_MAX_RANK];
-    kl_nest(k, loops, na - 1, ext, idx);
+    kl_for(k, &rl, sh[0], sh[1], 1, 0, NULL);
+    kl_unflatten(k, rl.i, ext, na - 1, idx);
     Bin c;
     memset(&c, 0, sizeof c);
     c.op = n->op;
@@ -113,8 +123,8 @@ void kern_binary(K *k)
             c.s1[t] = kl_loadf(k, c.p[t], c.o[t], 1);
             c.sv[t] = kl_splat(k, c.s1[t], k->vw);
         }
-    kl_vloop(k, kl_i64(k, 0), ext[na - 1], bin_body, &c);
-    kl_unnest(k, loops, na - 1);
+    kl_vloop(k, sh[2], sh[3], bin_body, &c);
+    kl_next(k, &rl, NULL);
 }
 
 /* ---- unary ---------------------------------------------------------------------------- */
@@ -184,7 +194,8 @@ static void unary_body(K *k, void *ctx, LLVMValueRef j, int lanes)
 
 void kern_unary(K *k)
 {
-    LLVMValueRef d[IR_MAX_RANK];
+    LLVMValueRef d[IR_MAX_RANK], lo, hi;
     kl_shape(k, &k->n->shape, d);
-    kl_vloop(k, kl_i64(k, 0), kl_prod(k, d, 0, k->n->shape.rank), unary_body, NULL);
+    kl_share(k, kl_prod(k, d, 0, k->n->shape.rank), k->vw, &lo, &hi);
+    kl_vloop(k, lo, hi, unary_body, NULL);
 }

@@ -2,7 +2,8 @@
  *
  * A kernel is emitted by one function per op family (kern_* below) into a fresh LLVM
  * function that follows the contract of backend_impl.h:
- *     void k(ptr y, ptr x0, ptr x1, ptr x2, ptr x3, ptr syms, ptr aux)
+ *     void k(ptr y, ptr x0, ptr x1, ptr x2, ptr x3, ptr syms, ptr aux, i64 part, i64 parts)
+ * and computes only its part's share of the output, found with kl_share / kl_share_rows.
  * Those functions build their loops with the small helper layer of kernel_loops.c (kl_*):
  * counted loops with phi nodes, vector loads and stores (alignment 4), a vector loop with
  * its scalar remainder written once for both widths, reductions with several vector
@@ -21,6 +22,7 @@ typedef struct K {
     LLVMValueRef fn;
     const Node *n;
     LLVMValueRef y, x[IR_MAX_INPUTS], syms, aux;    /* the parameters */
+    LLVMValueRef part, parts;                       /* i64: this call's share (backend_impl.h) */
     int vw;                     /* f32 lanes of a vector (cg->vw) */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
 } K;
@@ -43,6 +45,20 @@ LLVMValueRef kl_prod(K *k, const LLVMValueRef *d, int from, int to);
 int kl_axis(K *k, int rank);
 /* The largest value d can take: every symbol at its maximum (state extents, scratch). */
 int64_t kl_dim_max(const Module *m, Dim d);
+
+/* ---- shares of the work (the contract's part, parts) ------------------------------------ */
+
+/* This part's share [*lo, *hi) of n items cut in chunks of `align` items: part p gets
+ * chunks [p c, (p+1) c), c = ceil(ceil(n / align) / parts), clipped to n; so lo is a
+ * multiple of align and hi is too unless it is n. Late parts may get empty shares. */
+void kl_share(K *k, LLVMValueRef n, int64_t align, LLVMValueRef *lo, LLVMValueRef *hi);
+/* This part's share of `rows` rows of `inner` items each: sh[0..2) its rows, sh[2..4) the
+ * items of each of those rows. Whole rows (rows shared, items [0, inner)) when there are at
+ * least min_rows rows per part or a row is a single chunk; otherwise every row's items are
+ * shared in chunks of align (kl_share) and every part runs over all rows. */
+void kl_share_rows(K *k, LLVMValueRef rows, LLVMValueRef inner, int64_t align, int64_t min_rows, LLVMValueRef *sh);
+/* The indexes idx[0..n) of row-major axes of extents ext[0..n) at flat index r. */
+void kl_unflatten(K *k, LLVMValueRef r, const LLVMValueRef *ext, int n, LLVMValueRef *idx);
 
 /* ---- values that are vectors of `lanes` elements, or scalars when lanes == 1 ------------ */
 
@@ -120,23 +136,29 @@ LLVMValueRef kl_reduce(K *k, KRed op, LLVMValueRef lo, LLVMValueRef hi, int n_ac
 LLVMTypeRef kl_elem(K *k, DType t);
 /* dst[doff .. doff+n) = src[soff .. soff+n), 4-byte elements, not overlapping. */
 void kl_copy(K *k, LLVMValueRef dst, LLVMValueRef doff, LLVMValueRef src, LLVMValueRef soff, LLVMValueRef n);
-/* Copies the box of extents ext[r] at offset soff in src (row-major, extents sdim) to doff
- * in dst (extents ddim). Trailing axes that both sides hold whole are copied as one run;
- * same_tail[i] says whether axis i has the same constant extent in src, dst and box, so
- * that it may join the run. NULL offsets mean 0. */
+/* Copies this part's share of the box of extents ext[r] at offset soff in src (row-major,
+ * extents sdim) to doff in dst (extents ddim). Trailing axes that both sides hold whole are
+ * copied as one run; same_tail[i] says whether axis i has the same constant extent in src,
+ * dst and box, so that it may join the run. NULL offsets mean 0. The share: split < 0, the
+ * rows of the loops around the run, or pieces of the run when they are few (kl_share_rows);
+ * split >= 0, only the rows of the first `split` axes, whole (the cache kernel's two copies
+ * then give every part the same rows of the state to write and to read back). */
 void kl_copy_box(K *k, int r, const LLVMValueRef *ext, LLVMValueRef src, const LLVMValueRef *sdim,
                  const LLVMValueRef *soff, LLVMValueRef dst, const LLVMValueRef *ddim, const LLVMValueRef *doff,
-                 const int *same_tail);
+                 const int *same_tail, int split);
 
 /* ---- dot products and row × matrix, shared by matmul and attention (kernel_matmul.c) ---- */
 
 /* sum_j a[j] * b[j] for j < n (f32 pointers), with 4 vector accumulators. */
 LLVMValueRef km_dot(K *k, LLVMValueRef a, LLVMValueRef b, LLVMValueRef n);
-/* y[c] = sum_j a[j] * B[j * ldb + c] for c < ncol, j < n: register panels of 4 vectors,
- * then 1 vector, then single columns, each accumulated over j (axpy form: a[j] splatted
- * times a row piece of B). */
+/* y[c] = sum_j a[j] * B[j * ldb + c] for c0 <= c < c1, j < n: register panels of 4
+ * vectors from c0, then 1 vector, then single columns, each accumulated over j (axpy form:
+ * a[j] splatted times a row piece of B). c0 must be a multiple of KM_PANEL * vw for a
+ * column to get the instructions it gets with c0 = 0 (it does either way in exact
+ * arithmetic; the alignment keeps vector and scalar lanes where they were). */
+enum { KM_PANEL = 4 };
 void km_row_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef y, LLVMValueRef n,
-                  LLVMValueRef ncol);
+                  LLVMValueRef c0, LLVMValueRef c1);
 
 /* Softmax of one row of len (kernel_norm.c); y may be x. An all -inf row gives zeros. */
 void kn_softmax_row(K *k, LLVMValueRef x, LLVMValueRef y, LLVMValueRef len);

@@ -16,7 +16,13 @@
  * Cache: the state buffer (aux) has the state's shape with every symbol at its maximum;
  * x (.., len at axis, ..) is written at offset `at` along axis (the first rows of every
  * other axis, e.g. the first `batch` rows), then the box [0, at + len) of the state is
- * copied into y. Ids, indexes and offsets are trusted: the runtime checks them. */
+ * copied into y. Ids, indexes and offsets are trusted: the runtime checks them.
+ *
+ * Shares (the contract's part, parts): rows of the loops around the copied runs, or pieces
+ * of 16 elements of every run when the rows are fewer than the parts (a copy is exact, so
+ * any cut gives the same bytes). Cache shares only the rows of the axes before its axis
+ * (the heads of a (b, h, t, d) cache), the same rows in both of its copies, so no part reads
+ * state another part writes; with fewer such rows than parts, the late parts do nothing. */
 #include "backend/kernel_impl.h"
 
 /* Whether axis i has the same constant extent in a and b. */
@@ -24,9 +30,10 @@ static int same_const(Dim a, Dim b) { return dim_is_const(a) && dim_eq(a, b); }
 
 static void reshape(K *k)
 {
-    LLVMValueRef d[IR_MAX_RANK];
+    LLVMValueRef d[IR_MAX_RANK], lo, hi;
     kl_shape(k, &k->n->shape, d);
-    kl_copy(k, k->y, kl_i64(k, 0), k->x[0], kl_i64(k, 0), kl_prod(k, d, 0, k->n->shape.rank));
+    kl_share(k, kl_prod(k, d, 0, k->n->shape.rank), 16, &lo, &hi);
+    kl_copy(k, k->y, lo, k->x[0], lo, kl_sub(k, hi, lo));
 }
 
 static void transpose(K *k)
@@ -57,15 +64,21 @@ static void transpose(K *k)
         st[na - 1] = xs[p];
         last[na - 1] = p;
     }
-    if (na == 0) {
-        kl_copy(k, k->y, kl_i64(k, 0), k->x[0], kl_i64(k, 0), kl_i64(k, 1));
+    if (na == 0) {          /* one element: part 0's */
+        LLVMValueRef lo, hi;
+        kl_share(k, kl_i64(k, 1), 1, &lo, &hi);
+        kl_copy(k, k->y, lo, k->x[0], lo, kl_sub(k, hi, lo));
         return;
     }
     int contiguous = 1;         /* the inner axis has stride 1 in the input */
     for (int j = last[na - 1] + 1; j < r; j++) contiguous &= dim_is_const(x->shape.d[j]) && x->shape.d[j].k == 1;
-    KLoop loops[IR_MAX_RANK], jl;
+    /* this part's rows of the outer merged axes, or pieces of every row when they are few */
+    LLVMValueRef sh[4];
+    kl_share_rows(k, kl_prod(k, ext, 0, na - 1), ext[na - 1], 16, 1, sh);
+    KLoop rl, jl;
     LLVMValueRef idx[IR_MAX_RANK];
-    kl_nest(k, loops, na - 1, ext, idx);
+    kl_for(k, &rl, sh[0], sh[1], 1, 0, NULL);
+    kl_unflatten(k, rl.i, ext, na - 1, idx);
     LLVMValueRef ox = kl_i64(k, 0), oy = kl_i64(k, 0);
     for (int a = 0; a < na - 1; a++) {
         ox = kl_add(k, ox, kl_mul(k, idx[a], st[a]));
@@ -73,14 +86,14 @@ static void transpose(K *k)
     }
     oy = kl_mul(k, oy, ext[na - 1]);
     if (contiguous) {
-        kl_copy(k, k->y, oy, k->x[0], ox, ext[na - 1]);
+        kl_copy(k, k->y, kl_add(k, oy, sh[2]), k->x[0], kl_add(k, ox, sh[2]), kl_sub(k, sh[3], sh[2]));
     } else {
-        kl_for(k, &jl, kl_i64(k, 0), ext[na - 1], 1, 0, NULL);
+        kl_for(k, &jl, sh[2], sh[3], 1, 0, NULL);
         LLVMValueRef v = kl_load(k, k->i32, k->x[0], kl_add(k, ox, kl_mul(k, jl.i, st[na - 1])), 1);
         kl_store(k, v, k->y, kl_add(k, oy, jl.i));
         kl_next(k, &jl, NULL);
     }
-    kl_unnest(k, loops, na - 1);
+    kl_next(k, &rl, NULL);
 }
 
 static void slice(K *k)
@@ -94,7 +107,7 @@ static void slice(K *k)
         off[i] = i == axis ? kl_dim(k, ir_node_attr(n, A_start)->v.dim) : kl_i64(k, 0);
         same[i] = same_const(x->shape.d[i], n->shape.d[i]);
     }
-    kl_copy_box(k, r, yd, k->x[0], xd, off, k->y, yd, NULL, same);
+    kl_copy_box(k, r, yd, k->x[0], xd, off, k->y, yd, NULL, same, -1);
 }
 
 /* x as (outer, X, inner): the pieces along axis and around it. */
@@ -114,15 +127,16 @@ static void repeat(K *k)
     int axis = kl_axis(k, x->shape.rank);
     LLVMValueRef outer, X, inner;
     around_axis(k, x, axis, &outer, &X, &inner);
-    LLVMValueRef times = kl_i64(k, ir_attr_int(k->n, A_times, 1)), Y = kl_mul(k, X, times);
-    KLoop ol, il;
-    kl_for(k, &ol, kl_i64(k, 0), outer, 1, 0, NULL);
-    kl_for(k, &il, kl_i64(k, 0), Y, 1, 0, NULL);
-    LLVMValueRef src = kl_mul(k, kl_add(k, kl_mul(k, ol.i, X), kl_sdiv(k, il.i, times)), inner);
-    LLVMValueRef dst = kl_mul(k, kl_add(k, kl_mul(k, ol.i, Y), il.i), inner);
-    kl_copy(k, k->y, dst, k->x[0], src, inner);
-    kl_next(k, &il, NULL);
-    kl_next(k, &ol, NULL);
+    LLVMValueRef times = kl_i64(k, ir_attr_int(k->n, A_times, 1)), Y = kl_mul(k, X, times), sh[4];
+    /* rows: the flattened (outer, Y) */
+    kl_share_rows(k, kl_mul(k, outer, Y), inner, 16, 1, sh);
+    KLoop rl;
+    kl_for(k, &rl, sh[0], sh[1], 1, 0, NULL);
+    LLVMValueRef o = kl_sdiv(k, rl.i, Y), i = LLVMBuildSRem(k->b, rl.i, Y, "");
+    LLVMValueRef src = kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, o, X), kl_sdiv(k, i, times)), inner), sh[2]);
+    LLVMValueRef dst = kl_add(k, kl_mul(k, rl.i, inner), sh[2]);
+    kl_copy(k, k->y, dst, k->x[0], src, kl_sub(k, sh[3], sh[2]));
+    kl_next(k, &rl, NULL);
 }
 
 /* y[o, :] = x[o, at, :], at = index (from the end when negative) */
@@ -134,10 +148,12 @@ static void take(K *k)
     around_axis(k, x, axis, &outer, &X, &inner);
     int64_t index = ir_attr_int(k->n, A_index, 0);
     LLVMValueRef at = index < 0 ? kl_add(k, X, kl_i64(k, index)) : kl_i64(k, index);
+    LLVMValueRef sh[4];
+    kl_share_rows(k, outer, inner, 16, 1, sh);
     KLoop ol;
-    kl_for(k, &ol, kl_i64(k, 0), outer, 1, 0, NULL);
-    LLVMValueRef src = kl_mul(k, kl_add(k, kl_mul(k, ol.i, X), at), inner);
-    kl_copy(k, k->y, kl_mul(k, ol.i, inner), k->x[0], src, inner);
+    kl_for(k, &ol, sh[0], sh[1], 1, 0, NULL);
+    LLVMValueRef src = kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, ol.i, X), at), inner), sh[2]);
+    kl_copy(k, k->y, kl_add(k, kl_mul(k, ol.i, inner), sh[2]), k->x[0], src, kl_sub(k, sh[3], sh[2]));
     kl_next(k, &ol, NULL);
 }
 
@@ -147,11 +163,13 @@ static void gather(K *k)
     const Node *table = k->n->in[0], *ids = k->n->in[1];
     LLVMValueRef idd[IR_MAX_RANK];
     kl_shape(k, &ids->shape, idd);
-    LLVMValueRef d = kl_dim(k, table->shape.d[1]), count = kl_prod(k, idd, 0, ids->shape.rank);
+    LLVMValueRef d = kl_dim(k, table->shape.d[1]), count = kl_prod(k, idd, 0, ids->shape.rank), sh[4];
+    kl_share_rows(k, count, d, 16, 1, sh);
     KLoop l;
-    kl_for(k, &l, kl_i64(k, 0), count, 1, 0, NULL);
+    kl_for(k, &l, sh[0], sh[1], 1, 0, NULL);
     LLVMValueRef id = LLVMBuildSExt(k->b, kl_load(k, k->i32, k->x[1], l.i, 1), k->i64, "id");
-    kl_copy(k, k->y, kl_mul(k, l.i, d), k->x[0], kl_mul(k, id, d), d);
+    kl_copy(k, k->y, kl_add(k, kl_mul(k, l.i, d), sh[2]), k->x[0], kl_add(k, kl_mul(k, id, d), sh[2]),
+            kl_sub(k, sh[3], sh[2]));
     kl_next(k, &l, NULL);
 }
 
@@ -190,8 +208,11 @@ void kern_state(K *k)
             off[i] = i == axis ? kl_dim(k, ir_node_attr(n, A_at)->v.dim) : kl_i64(k, 0);
             same[i] = same_const(x->shape.d[i], smax[i]);
         }
-        kl_copy_box(k, r, xd, k->x[0], xd, NULL, k->aux, sd, off, same);     /* x → state at `at` */
+        for (int i = 0; i < axis; i++) KILN_ASSERT(dim_eq(x->shape.d[i], n->shape.d[i]));
+        /* both copies share the rows of the axes before `axis` alike: a part reads back only
+         * the state rows it wrote (backend_impl.h) */
+        kl_copy_box(k, r, xd, k->x[0], xd, NULL, k->aux, sd, off, same, axis);     /* x → state at `at` */
     }
     for (int i = 0; i < r; i++) same[i] = same_const(n->shape.d[i], smax[i]);
-    kl_copy_box(k, r, yd, k->aux, sd, NULL, k->y, yd, NULL, same);          /* state prefix → y */
+    kl_copy_box(k, r, yd, k->aux, sd, NULL, k->y, yd, NULL, same, n->op == OP_CACHE ? axis : -1);   /* state prefix → y */
 }

@@ -7,7 +7,9 @@
  * and the body is written once, for `lanes` = vw or 1 (kl_vloop). Loads and stores of
  * vectors get alignment 4, since rows start anywhere (TOOLCHAIN.md trap 4). Symbolic dims
  * are evaluated from the syms array as the contract says: k + the sum of the symbols'
- * values. */
+ * values. Shares (kl_share*) turn the contract's part and parts into index ranges: equal
+ * runs of chunks, so a share's bounds are chunk-aligned and its vector loops start where
+ * they would with parts = 1. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -69,6 +71,47 @@ int64_t kl_dim_max(const Module *m, Dim d)
     int64_t v = d.k;
     for (int t = 0; t < IR_DIM_TERMS && d.sym[t]; t++) v += m->syms[d.sym[t]].max;
     return v;
+}
+
+/* ---- shares ------------------------------------------------------------------------------ */
+
+void kl_share(K *k, LLVMValueRef n, int64_t align, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    KILN_ASSERT(align >= 1);
+    LLVMValueRef a = kl_i64(k, align);
+    LLVMValueRef chunks = kl_sdiv(k, kl_add(k, n, kl_i64(k, align - 1)), a);
+    LLVMValueRef per = kl_sdiv(k, kl_add(k, chunks, kl_sub(k, k->parts, kl_i64(k, 1))), k->parts);
+    LLVMValueRef size = kl_mul(k, per, a);
+    LLVMValueRef l = kl_smin(k, kl_mul(k, k->part, size), n);
+    LLVMValueRef h = kl_smin(k, kl_add(k, l, size), n);
+    /* parts = 1 is [0, n) by construction; said outright, it folds where the kernel is
+     * inlined into a direct call (LLVM cannot prove n >= 0 or ceil(n/a)*a >= n) */
+    LLVMValueRef whole = LLVMBuildICmp(k->b, LLVMIntEQ, k->parts, kl_i64(k, 1), "whole");
+    *lo = LLVMBuildSelect(k->b, whole, kl_i64(k, 0), l, "lo");
+    *hi = LLVMBuildSelect(k->b, whole, n, h, "hi");
+}
+
+void kl_share_rows(K *k, LLVMValueRef rows, LLVMValueRef inner, int64_t align, int64_t min_rows, LLVMValueRef *sh)
+{
+    LLVMValueRef rlo, rhi, clo, chi, zero = kl_i64(k, 0);
+    kl_share(k, rows, 1, &rlo, &rhi);
+    kl_share(k, inner, align, &clo, &chi);
+    LLVMValueRef many = LLVMBuildICmp(k->b, LLVMIntSGE, rows, kl_mul(k, k->parts, kl_i64(k, min_rows)), "");
+    LLVMValueRef one = LLVMBuildICmp(k->b, LLVMIntSLE, inner, kl_i64(k, align), "");
+    LLVMValueRef by_rows = LLVMBuildOr(k->b, many, one, "by_rows");
+    sh[0] = LLVMBuildSelect(k->b, by_rows, rlo, zero, "");
+    sh[1] = LLVMBuildSelect(k->b, by_rows, rhi, rows, "");
+    sh[2] = LLVMBuildSelect(k->b, by_rows, zero, clo, "");
+    sh[3] = LLVMBuildSelect(k->b, by_rows, inner, chi, "");
+}
+
+void kl_unflatten(K *k, LLVMValueRef r, const LLVMValueRef *ext, int n, LLVMValueRef *idx)
+{
+    for (int i = n - 1; i > 0; i--) {
+        idx[i] = LLVMBuildSRem(k->b, r, ext[i], "");
+        r = kl_sdiv(k, r, ext[i]);
+    }
+    if (n > 0) idx[0] = r;
 }
 
 /* ---- vectors and memory --------------------------------------------------------------- */
@@ -323,34 +366,50 @@ void kl_copy(K *k, LLVMValueRef dst, LLVMValueRef doff, LLVMValueRef src, LLVMVa
 
 void kl_copy_box(K *k, int r, const LLVMValueRef *ext, LLVMValueRef src, const LLVMValueRef *sdim,
                  const LLVMValueRef *soff, LLVMValueRef dst, const LLVMValueRef *ddim, const LLVMValueRef *doff,
-                 const int *same_tail)
+                 const int *same_tail, int split)
 {
-    if (r == 0) {
-        kl_copy(k, dst, kl_i64(k, 0), src, kl_i64(k, 0), kl_i64(k, 1));
+    if (r == 0) {           /* one element: part 0's */
+        LLVMValueRef lo, hi;
+        kl_share(k, kl_i64(k, 1), 1, &lo, &hi);
+        kl_copy(k, dst, lo, src, lo, kl_sub(k, hi, lo));
         return;
     }
+    KILN_ASSERT(split <= r);
     /* The run: axes [ra, r), all whole in src and dst except possibly ra itself. */
     int ra = r - 1;
     while (ra > 0 && same_tail[ra]) ra--;
+    /* loops over axes [0, la) around a run of axes [la, r); the rows of axes [0, ns) are
+     * shared (when la > ra the run is a trailing piece of the whole run, so still one run) */
+    int la = split > ra ? split : ra, ns = split < 0 ? la : split;
     LLVMValueRef ss[IR_MAX_RANK], ds[IR_MAX_RANK];
     for (int i = 0; i < r; i++) {
         ss[i] = kl_prod(k, sdim, i + 1, r);
         ds[i] = kl_prod(k, ddim, i + 1, r);
     }
-    LLVMValueRef run = kl_prod(k, ext, ra, r);
-    KLoop loops[IR_MAX_RANK];
+    LLVMValueRef run = kl_prod(k, ext, la, r), rows = kl_prod(k, ext, 0, ns), sh[4];
+    if (split < 0) {
+        kl_share_rows(k, rows, run, 16, 1, sh);     /* 16 elements: a cache line */
+    } else {
+        kl_share(k, rows, 1, &sh[0], &sh[1]);
+        sh[2] = kl_i64(k, 0);
+        sh[3] = run;
+    }
+    KLoop rl, loops[IR_MAX_RANK];
     LLVMValueRef idx[IR_MAX_RANK];
-    kl_nest(k, loops, ra, ext, idx);
-    LLVMValueRef so = kl_i64(k, 0), dof = kl_i64(k, 0);
+    kl_for(k, &rl, sh[0], sh[1], 1, 0, NULL);
+    kl_unflatten(k, rl.i, ext, ns, idx);
+    kl_nest(k, loops + ns, la - ns, ext + ns, idx + ns);
+    LLVMValueRef so = sh[2], dof = sh[2];
     for (int i = 0; i < r; i++) {
         LLVMValueRef si = soff ? soff[i] : kl_i64(k, 0), di = doff ? doff[i] : kl_i64(k, 0);
-        if (i < ra) {
+        if (i < la) {
             si = kl_add(k, si, idx[i]);
             di = kl_add(k, di, idx[i]);
         }
         so = kl_add(k, so, kl_mul(k, si, ss[i]));
         dof = kl_add(k, dof, kl_mul(k, di, ds[i]));
     }
-    kl_copy(k, dst, dof, src, so, run);
-    kl_unnest(k, loops, ra);
+    kl_copy(k, dst, dof, src, so, kl_sub(k, sh[3], sh[2]));
+    kl_unnest(k, loops + ns, la - ns);
+    kl_next(k, &rl, NULL);
 }

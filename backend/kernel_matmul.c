@@ -16,8 +16,16 @@
  * Every multiply-add is llvm.fmuladd (one FMA where the target has it). The sums are in f32;
  * the interpreter's are in f64, and the difference is bounded by about k * 2^-24 * sum |a*b|
  * in the worst case (the tests see ~1e-7 relative to sum |a*b|). Register blocking over
- * rows, packing and threads are a later step. */
+ * rows and packing are a later step.
+ *
+ * Shares (the contract's part, parts): in every batch matrix, the rows of y when there are
+ * at least MM_ROWS_PER_PART per part (prefill), else the columns (decode, M = 1) in chunks
+ * of a panel (KM_PANEL vectors, tb = 0) or a vector (tb = 1), so a column keeps the panel,
+ * vector or scalar code it has with one part. No share ever splits the sum over k. */
 #include "backend/kernel_impl.h"
+
+/* Rows of y a part needs for the split to be by rows (else by columns). */
+enum { MM_ROWS_PER_PART = 4 };
 
 typedef struct Dot {
     LLVMValueRef a, b;
@@ -36,15 +44,14 @@ LLVMValueRef km_dot(K *k, LLVMValueRef a, LLVMValueRef b, LLVMValueRef n)
 }
 
 void km_row_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef y, LLVMValueRef n,
-                  LLVMValueRef ncol)
+                  LLVMValueRef c0, LLVMValueRef c1)
 {
-    LLVMValueRef c0 = kl_i64(k, 0);
-    /* three passes over the columns: panels of 4 vectors, single vectors, single columns */
+    /* three passes over the columns: panels of KM_PANEL vectors, single vectors, single columns */
     for (int pass = 0; pass < 3; pass++) {
-        int lanes = pass == 2 ? 1 : k->vw, nv = pass == 0 ? 4 : 1;
+        int lanes = pass == 2 ? 1 : k->vw, nv = pass == 0 ? KM_PANEL : 1;
         KLoop cl, jl;
-        kl_for(k, &cl, c0, ncol, (int64_t)lanes * nv, 0, NULL);
-        LLVMValueRef acc[4], next[4];
+        kl_for(k, &cl, c0, c1, (int64_t)lanes * nv, 0, NULL);
+        LLVMValueRef acc[KM_PANEL], next[KM_PANEL];
         for (int v = 0; v < nv; v++) acc[v] = kl_f32(k, 0, lanes);
         kl_for(k, &jl, kl_i64(k, 0), n, 1, nv, acc);
         LLVMValueRef s = kl_splat(k, kl_loadf(k, a, jl.i, 1), lanes);
@@ -86,6 +93,9 @@ void kern_matmul(K *k)
     lead_strides(k, &a->shape, ad, lr, kl_mul(k, M, Kd), sa);
     lead_strides(k, &b->shape, bd, lr, kl_mul(k, Kd, N), sb);
     LLVMValueRef mn = kl_mul(k, M, N);
+    /* this part's rows [sh0, sh1) and columns [sh2, sh3) of every (M, N) matrix */
+    LLVMValueRef sh[4];
+    kl_share_rows(k, M, N, tb ? k->vw : (int64_t)KM_PANEL * k->vw, MM_ROWS_PER_PART, sh);
 
     KLoop lead[IR_MAX_RANK], il, jl;
     LLVMValueRef idx[IR_MAX_RANK];
@@ -99,16 +109,16 @@ void kern_matmul(K *k)
     LLVMValueRef A = kl_gep(k, k->f32, k->x[0], oa);                /* (M, K) */
     LLVMValueRef B = kl_gep(k, k->f32, k->x[1], ob);                /* (K, N), tb: (N, K) */
     LLVMValueRef Y = kl_gep(k, k->f32, k->y, kl_mul(k, oy, mn));    /* (M, N) */
-    kl_for(k, &il, kl_i64(k, 0), M, 1, 0, NULL);
+    kl_for(k, &il, sh[0], sh[1], 1, 0, NULL);
     LLVMValueRef arow = kl_gep(k, k->f32, A, kl_mul(k, il.i, Kd));
     LLVMValueRef yrow = kl_gep(k, k->f32, Y, kl_mul(k, il.i, N));
     if (tb) {
-        kl_for(k, &jl, kl_i64(k, 0), N, 1, 0, NULL);
+        kl_for(k, &jl, sh[2], sh[3], 1, 0, NULL);
         LLVMValueRef s = km_dot(k, arow, kl_gep(k, k->f32, B, kl_mul(k, jl.i, Kd)), Kd);
         kl_store(k, s, yrow, jl.i);
         kl_next(k, &jl, NULL);
     } else {
-        km_row_times(k, arow, B, N, yrow, Kd, N);
+        km_row_times(k, arow, B, N, yrow, Kd, sh[2], sh[3]);
     }
     kl_next(k, &il, NULL);
     kl_unnest(k, lead, lr);

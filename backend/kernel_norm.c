@@ -16,7 +16,10 @@
  * Pool (x: outer x L x inner, the pooled axis L in the middle): vectors run along the
  * inner axis, each lane accumulating over L, so a (b, s, d) mean over s is d/vw vector
  * chains. A valid row (batch or 1, L) excludes positions by a select per l; the count of
- * valid positions is counted first, and no valid position gives 0 in both modes. */
+ * valid positions is counted first, and no valid position gives 0 in both modes.
+ *
+ * Shares (the contract's part, parts): whole rows — softmax and norm rows, pool's outer
+ * index — so no reduction is ever split; decode's single row runs in part 0. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -97,9 +100,10 @@ void kern_softmax(K *k)
     int rank = n->shape.rank;
     LLVMValueRef d[IR_MAX_RANK];
     kl_shape(k, &n->shape, d);
-    LLVMValueRef len = d[rank - 1], rows = kl_prod(k, d, 0, rank - 1);
+    LLVMValueRef len = d[rank - 1], rows = kl_prod(k, d, 0, rank - 1), lo, hi;
+    kl_share(k, rows, 1, &lo, &hi);
     KLoop rl;
-    kl_for(k, &rl, kl_i64(k, 0), rows, 1, 0, NULL);
+    kl_for(k, &rl, lo, hi, 1, 0, NULL);
     LLVMValueRef off = kl_mul(k, rl.i, len);
     kn_softmax_row(k, kl_gep(k, k->f32, k->x[0], off), kl_gep(k, k->f32, k->y, off), len);
     kl_next(k, &rl, NULL);
@@ -159,11 +163,12 @@ void kern_norm(K *k)
     int rank = n->shape.rank;
     LLVMValueRef d[IR_MAX_RANK];
     kl_shape(k, &n->shape, d);
-    LLVMValueRef len = d[rank - 1], rows = kl_prod(k, d, 0, rank - 1);
+    LLVMValueRef len = d[rank - 1], rows = kl_prod(k, d, 0, rank - 1), lo, hi;
     LLVMValueRef fl = LLVMBuildSIToFP(k->b, len, k->f32, "");
     LLVMValueRef eps = kl_f32(k, (float)ir_attr_float(n, A_eps, 1e-5), 1);
+    kl_share(k, rows, 1, &lo, &hi);
     KLoop rl;
-    kl_for(k, &rl, kl_i64(k, 0), rows, 1, 0, NULL);
+    kl_for(k, &rl, lo, hi, 1, 0, NULL);
     Row r;
     memset(&r, 0, sizeof r);
     LLVMValueRef off = kl_mul(k, rl.i, len);
@@ -240,8 +245,10 @@ void kern_pool(K *k)
     LLVMValueRef outer = kl_prod(k, xd, 0, axis), per_batch = kl_prod(k, xd, 1, axis);
     const Node *valid = n->n_in == 2 ? n->in[1] : NULL;
     int valid_one = valid && dim_is_const(valid->shape.d[0]) && valid->shape.d[0].k == 1;
+    LLVMValueRef lo, hi;
+    kl_share(k, outer, 1, &lo, &hi);
     KLoop tl;
-    kl_for(k, &tl, kl_i64(k, 0), outer, 1, 0, NULL);
+    kl_for(k, &tl, lo, hi, 1, 0, NULL);
     p.x = kl_gep(k, k->f32, k->x[0], kl_mul(k, tl.i, kl_mul(k, p.L, p.inner)));
     p.y = kl_gep(k, k->f32, k->y, kl_mul(k, tl.i, p.inner));
     LLVMValueRef count = p.L;

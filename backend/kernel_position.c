@@ -13,7 +13,12 @@
  * c = [c0, c0, c1, c1, ..] and s = [-s0, s0, -s1, s1, ..], and the pair-swapped vector,
  * y = x * c + swap(x) * s; `half` pairs (x[i], x[i + rot/2]) load both halves and write
  * both, y0 = x0 c - x1 s and y1 = x0 s + x1 c. Both read a pair before writing it, so y may
- * be x. Dims from rot to hd are copied. Positions are an iota per row. */
+ * be x. Dims from rot to hd are copied. Positions are an iota per row.
+ *
+ * Shares (the contract's part, parts): rows — the (b, s) rows of rope (every head of a row
+ * in one part, so its tables are made once), the positions of sinusoid, the rows of
+ * positions (or pieces of vw positions of every row when the rows are fewer than the
+ * parts). */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -57,10 +62,12 @@ void kern_positions(K *k)
     kl_shape(k, &n->shape, d);
     LLVMValueRef S = r ? d[r - 1] : kl_i64(k, 1), rows = kl_prod(k, d, 0, r ? r - 1 : 0);
     Pos p = { NULL, kl_dim(k, ir_node_attr(n, A_start)->v.dim) };
+    LLVMValueRef sh[4];
+    kl_share_rows(k, rows, S, k->vw, 1, sh);
     KLoop rl;
-    kl_for(k, &rl, kl_i64(k, 0), rows, 1, 0, NULL);
+    kl_for(k, &rl, sh[0], sh[1], 1, 0, NULL);
     p.y = kl_gep(k, k->i32, k->y, kl_mul(k, rl.i, S));
-    kl_vloop(k, kl_i64(k, 0), S, pos_body, &p);
+    kl_vloop(k, sh[2], sh[3], pos_body, &p);
     kl_next(k, &rl, NULL);
 }
 
@@ -79,9 +86,10 @@ void kern_sinusoid(K *k)
     free(den);
     LLVMValueRef pd[IR_MAX_RANK];
     kl_shape(k, &pos->shape, pd);
-    LLVMValueRef count = kl_prod(k, pd, 0, pos->shape.rank);
+    LLVMValueRef count = kl_prod(k, pd, 0, pos->shape.rank), lo, hi;
+    kl_share(k, count, 1, &lo, &hi);
     KLoop pl, il;
-    kl_for(k, &pl, kl_i64(k, 0), count, 1, 0, NULL);
+    kl_for(k, &pl, lo, hi, 1, 0, NULL);
     LLVMValueRef x = LLVMBuildSIToFP(k->b, kl_load(k, k->i32, k->x[0], pl.i, 1), k->f64, "pos");
     LLVMValueRef row = kl_gep(k, k->f32, k->y, kl_mul(k, pl.i, kl_i64(k, dim)));
     kl_for(k, &il, kl_i64(k, 0), kl_i64(k, h), 1, 0, NULL);
@@ -154,10 +162,13 @@ void kern_rope(K *k)
     r.s = LLVMBuildAlloca(k->b, tt, "sin");
     r.h2 = kl_i64(k, h2);
 
-    KLoop bl, sl, il, hl;
-    kl_for(k, &bl, kl_i64(k, 0), B, 1, 0, NULL);
-    kl_for(k, &sl, kl_i64(k, 0), S, 1, 0, NULL);
-    LLVMValueRef pi = kl_add(k, kl_mul(k, pos_one ? kl_i64(k, 0) : bl.i, S), sl.i);
+    /* this part's rows of the flattened (B, S); each row rotates every head */
+    LLVMValueRef lo, hi;
+    kl_share(k, kl_mul(k, B, S), 1, &lo, &hi);
+    KLoop rl, il, hl;
+    kl_for(k, &rl, lo, hi, 1, 0, NULL);
+    LLVMValueRef bi = kl_sdiv(k, rl.i, S), si = LLVMBuildSRem(k->b, rl.i, S, "");
+    LLVMValueRef pi = kl_add(k, kl_mul(k, pos_one ? kl_i64(k, 0) : bi, S), si);
     LLVMValueRef p = LLVMBuildSIToFP(k->b, kl_load(k, k->i32, k->x[1], pi, 1), k->f64, "pos");
     kl_for(k, &il, kl_i64(k, 0), r.h2, 1, 0, NULL);
     LLVMValueRef a = LLVMBuildFMul(k->b, p, LLVMBuildLoad2(k->b, k->f64, kl_gep(k, k->f64, table, il.i), ""), "angle");
@@ -176,7 +187,7 @@ void kern_rope(K *k)
     kl_next(k, &il, NULL);
 
     kl_for(k, &hl, kl_i64(k, 0), H, 1, 0, NULL);
-    LLVMValueRef off = kl_mul(k, kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, bl.i, H), hl.i), S), sl.i), kl_i64(k, hd));
+    LLVMValueRef off = kl_mul(k, kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, bi, H), hl.i), S), si), kl_i64(k, hd));
     r.x = kl_gep(k, k->f32, k->x[0], off);
     r.y = kl_gep(k, k->f32, k->y, off);
     if (half) {
@@ -198,6 +209,5 @@ void kern_rope(K *k)
     }
     if (rot < hd) kl_copy(k, r.y, kl_i64(k, rot), r.x, kl_i64(k, rot), kl_i64(k, hd - rot));
     kl_next(k, &hl, NULL);
-    kl_next(k, &sl, NULL);
-    kl_next(k, &bl, NULL);
+    kl_next(k, &rl, NULL);
 }

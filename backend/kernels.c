@@ -8,7 +8,8 @@
  * constant and symbol indexes (`64`, `0+s2+s3`), floats exactly (%a). A new kernel is named
  * "k." + the name of the node that first needed it ("k.l0.attn.scores") and emitted by the
  * emitter of its op family (kernel_*.c) with a builder of its own, so a caller that is
- * building the forward function with cg->b keeps its place.
+ * building the forward function with cg->b keeps its place. Every kernel takes the
+ * contract's (part, parts) and computes only its share (backend_impl.h).
  *
  * INPUT and WEIGHT have no kernel (NULL): their data is what the caller passes. RESHAPE is
  * an alias and normally gets none either, but asked for one it gets a copy. */
@@ -165,9 +166,10 @@ static LLVMValueRef emit_kernel(Cg *cg, const Node *n)
     sprintf(name, "k.%s", n->name);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, name, cg->t_kernel);
     free(name);
-    static const char *const pnames[7] = { "y", "x0", "x1", "x2", "x3", "syms", "aux" };
-    for (unsigned i = 0; i < 7; i++) {
+    static const char *const pnames[9] = { "y", "x0", "x1", "x2", "x3", "syms", "aux", "part", "parts" };
+    for (unsigned i = 0; i < 9; i++) {
         LLVMSetValueName2(LLVMGetParam(fn, i), pnames[i], strlen(pnames[i]));
+        if (i >= 7) continue;                       /* part, parts: i64 */
         add_attr(cg, fn, i + 1, "nocapture");
         /* inputs and syms are only read; syms never overlaps anything a kernel writes */
         if (i >= 1 && i <= 5) add_attr(cg, fn, i + 1, "readonly");
@@ -189,6 +191,8 @@ static LLVMValueRef emit_kernel(Cg *cg, const Node *n)
     for (int i = 0; i < IR_MAX_INPUTS; i++) k.x[i] = LLVMGetParam(fn, (unsigned)(1 + i));
     k.syms = LLVMGetParam(fn, 5);
     k.aux = LLVMGetParam(fn, 6);
+    k.part = LLVMGetParam(fn, 7);
+    k.parts = LLVMGetParam(fn, 8);
     k.b = LLVMCreateBuilderInContext(cg->ctx);
     LLVMPositionBuilderAtEnd(k.b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
     emit_body(&k);

@@ -185,8 +185,9 @@ int cg_init(Cg *cg, const Module *m, const BackendOptions *o, Diag *d)
     cg->t_i64 = LLVMInt64TypeInContext(cg->ctx);
     cg->t_ptr = LLVMPointerTypeInContext(cg->ctx, 0);
     cg->t_vf = LLVMVectorType(cg->t_f32, (unsigned)cg->vw);
-    LLVMTypeRef params[7] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr };
-    cg->t_kernel = LLVMFunctionType(cg->t_void, params, 7, 0);
+    LLVMTypeRef params[9] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr,
+                              cg->t_i64, cg->t_i64 };     /* backend_impl.h: y, x0..x3, syms, aux, part, parts */
+    cg->t_kernel = LLVMFunctionType(cg->t_void, params, 9, 0);
     cg->triple = xmalloc(strlen(triple) + 1);
     strcpy(cg->triple, triple);
     cg->cpu = xmalloc(strlen(cpu) + 1);

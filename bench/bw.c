@@ -8,8 +8,8 @@
  * extensions: AVX-512 zmm, two AVX2 ymm or four NEON q registers each, whatever -march
  * gives), so the adds never limit the rate and the figure is the memory system's.
  * The array is 2 MiB aligned and advised MADV_HUGEPAGE (transparent huge pages, where the
- * kernel allows them: "madvise" or "always" mode), which is worth ≈ 5–10 % here because fewer
- * TLB misses: the probe is the best this machine does, the roofline a kernel is measured
+ * kernel allows them: "madvise" or "always" mode), which was worth up to ≈ 15 % here (fewer
+ * TLB misses): the probe is the best this machine does, the roofline a kernel is measured
  * against. BW_NO_THP=1 in the environment leaves the pages at 4 KiB.
  * Prints one line per pass and a final line
  *     bw: threads 1: best 38.1 GB/s, median 35.2 GB/s (9 passes of 1.07 GB)

@@ -12,7 +12,14 @@
  *                float32, row-major, as `kiln run --tokens --logits` writes) go to a file.
  * Errors are sentences on stderr: exit 1 for a problem with the input or a file, 2 for a
  * problem with the command line. The decode loop allocates nothing (rt_generate's scratch
- * is one block allocated before it). */
+ * is one block allocated before it).
+ *
+ * Threads: the pool (runtime/threads.c) is made once, after the arena and before the first
+ * forward call, -t N wide, or by default as wide as rt_pool_start_default measures (a ~3 ms
+ * probe: all the CPUs when they run it 1.3x faster than one, else 1); --stats and --version
+ * print the choice. The environment variable KILN_PARALLEL_MIN_WORK=N overrides the
+ * dispatch threshold (runtime/model.h; 1 splits every kernel): for measurements and the
+ * tests, not for users. */
 #include "runtime/model.h"
 #include "runtime/runtime.h"
 #include "runtime/unicode_impl.h"
@@ -33,7 +40,7 @@
 #endif
 
 #define DEFAULT_N_NEW 256
-#define MAX_THREADS 64
+#define MAX_THREADS RT_MAX_THREADS
 
 static const char *prog = "model";
 
@@ -61,8 +68,10 @@ static const char help[] =
     "                       printed; may be given several times\n"
     "  --ctx N              context length in positions, prompt included (default and\n"
     "                       maximum: the model's, %lld)\n"
-    "  -t N                 threads, 1 to %d (default 1; recorded only: the kernels of\n"
-    "                       this version run on one thread)\n"
+    "  -t N                 threads, 1 to %d (default: measured at start-up, in about\n"
+    "                       3 ms: all the CPUs when a probe runs 1.3x faster on them than\n"
+    "                       on one, else 1; --version shows the choice). Any N gives the\n"
+    "                       same output\n"
     "  --stats              print token counts, times and speeds to standard error\n"
     "  --show-ids           print the prompt's and the generated token ids to standard error\n"
     "logits:\n"
@@ -169,6 +178,50 @@ static int parse_float(const char *opt, const char *v, double lo, double hi, dou
  * --version). */
 static int parse_args(int argc, char **argv, Options *o);
 
+/* ---- threads ------------------------------------------------------------------------------ */
+
+/* The pool's width and how it was chosen. */
+static struct {
+    int threads, measured, tried;
+    double speedup;
+} pool_info;
+
+/* Makes the pool: given threads (-t), or 0 for the measured default. */
+static int threads_start(long long given)
+{
+    if (given > 0) {
+        int e = rt_pool_start((int)given);
+        if (e) return fail("cannot start %lld threads: %s", given, strerror(e));
+        pool_info.threads = (int)given;
+        pool_info.measured = 0;
+    } else {
+        pool_info.threads = rt_pool_start_default(&pool_info.tried, &pool_info.speedup);
+        pool_info.measured = 1;
+    }
+    const char *mw = getenv("KILN_PARALLEL_MIN_WORK");
+    if (mw && *mw) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(mw, &end, 10);
+        if (*end || errno || v < 1)
+            return fail("KILN_PARALLEL_MIN_WORK must be a whole number from 1 up, not '%s'", mw);
+        rt_pool_set_min_work(v);
+    }
+    return 0;
+}
+
+static void threads_describe(FILE *f)
+{
+    if (!pool_info.measured)
+        fprintf(f, "threads: %d (-t)\n", pool_info.threads);
+    else if (pool_info.tried < 2)
+        fprintf(f, "threads: 1 (default: this process may use one CPU)\n");
+    else
+        fprintf(f, "threads: %d (default: at start-up a compute probe ran %.2fx as fast on %d threads as on 1, "
+                "%s the 1.3x needed)\n", pool_info.threads, pool_info.speedup, pool_info.tried,
+                pool_info.threads > 1 ? "over" : "under");
+}
+
 static void print_version(void)
 {
     const KilnModel *m = &kiln_model;
@@ -185,6 +238,11 @@ static void print_version(void)
            (long long)m->vocab, (long long)m->max_positions, (long long)m->max_seq);
     printf("  arena %llu bytes; tokenizer %s\n", (unsigned long long)m->arena_bytes,
            m->tokenizer ? "embedded" : "none (use --tokens)");
+    if (threads_start(0) == 0) {
+        printf("  ");
+        threads_describe(stdout);
+        rt_pool_stop();
+    }
 }
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -350,6 +408,7 @@ typedef struct Exec {
     const void *weights;
     int64_t past;               /* positions in the caches */
     int64_t ctx;                /* the bound of past */
+    int started;                /* forward was called: the pool's workers were woken */
 } Exec;
 
 /* Feeds tokens[0..n) in calls of at most max_seq; returns the logits of the last position
@@ -359,6 +418,10 @@ static const float *exec_feed(Exec *e, const int32_t *tokens, int64_t n, FILE *a
 {
     const float *logits = NULL;
     if (n < 1 || e->past + n > e->ctx) return NULL;
+    if (!e->started) {          /* the workers spin from the first call on (rt_pool_wake) */
+        rt_pool_wake();
+        e->started = 1;
+    }
     for (int64_t i = 0; i < n;) {
         int64_t k = n - i < kiln_model.max_seq ? n - i : kiln_model.max_seq;
         logits = kiln_model.forward(e->arena, e->weights, tokens + i, k, e->past);
@@ -587,7 +650,7 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
                 pre > 0 ? st.prompt_tokens / pre : 0.0);
         fprintf(stderr, "generated: %d tokens in %.3f s (%.1f tokens/s); stopped at: %s\n", st.new_tokens, dec,
                 dec > 0 ? st.new_tokens / dec : 0.0, stop_text(st.stop));
-        fprintf(stderr, "threads: %lld (the kernels of this version use one)\n", o->threads);
+        threads_describe(stderr);
     }
     rc = 0;
 out:
@@ -608,7 +671,7 @@ int main(int argc, char **argv)
     o.top_p = 1;
     o.repeat_penalty = 1;
     o.ctx = kiln_model.max_positions;
-    o.threads = 1;
+    o.threads = 0;          /* measured */
     o.stops = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *o.stops);
     if (!o.stops) return fail("out of memory");
     int rc = parse_args(argc, argv, &o);
@@ -661,10 +724,12 @@ int main(int argc, char **argv)
     if (rc == 0 && !(arena = arena_alloc()))
         rc = fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)kiln_model.arena_bytes,
                   strerror(errno));
+    if (rc == 0) rc = threads_start(o.threads);
     if (rc == 0) {
-        Exec e = { arena, w.data, 0, o.ctx };
+        Exec e = { arena, w.data, 0, o.ctx, 0 };
         rc = o.tokens ? run_logits(&o, &e) : run_generate(&o, &e, &tok);
     }
+    rt_pool_stop();
     if (arena) munmap(arena, (size_t)(kiln_model.arena_bytes ? kiln_model.arena_bytes : 64));
     if (w.map) munmap(w.map, w.map_len);
     free(tok_copy);

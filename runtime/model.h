@@ -9,13 +9,35 @@
  * The arena holds every activation and every state (KV caches) at offsets planned at
  * compile time; forward allocates nothing. Shapes in comments use the model's dims:
  * seq (new positions this call), past (positions already cached). Layout of this struct is
- * part of the ABI: the backend builds the same fields in the same order. */
+ * part of the ABI: the backend builds the same fields in the same order.
+ *
+ * Threads (ABI 2). Every kernel computes a share (part, parts) of its node's output
+ * (backend/backend_impl.h), and forward calls each one as
+ *     if (work >= kiln_parallel_min_work) kiln_parallel(kernel, args, work);
+ *     else kernel(args[0..7), 0, 1);
+ * where work is the node's cost at this call's seq and past, in units of about one
+ * multiply-add (matmul: M·N·K) or one element moved (backend/forward.c lists them). The
+ * runtime (runtime/threads.c) defines both symbols: the threshold is INT64_MAX with one
+ * thread, so a one-thread run calls every kernel directly. */
 #ifndef KILN_RUNTIME_MODEL_H
 #define KILN_RUNTIME_MODEL_H
 
 #include <stdint.h>
 
-#define KILN_ABI_VERSION 1u
+#define KILN_ABI_VERSION 2u
+
+/* A generated kernel: y, x0..x3, syms, aux as backend/backend_impl.h says, and the share
+ * part (0 <= part < parts) of the output it computes. */
+typedef void (*KilnKernel)(void *y, const void *x0, const void *x1, const void *x2, const void *x3,
+                           const int64_t *syms, void *aux, int64_t part, int64_t parts);
+
+/* Runs fn(args[0..7), part, parts) for part = 0 .. parts-1 on the thread pool (the calling
+ * thread runs parts too) and returns when all are done; parts = min(the pool's threads,
+ * work / (kiln_parallel_min_work / 2)), and with parts = 1 it is just fn(args, 0, 1).
+ * Allocates nothing. Called by the generated forward only, from one thread at a time. */
+void kiln_parallel(KilnKernel fn, void *const args[7], int64_t work);
+/* forward calls kiln_parallel only for work >= this (INT64_MAX: never). */
+extern int64_t kiln_parallel_min_work;
 
 typedef struct KilnModel {
     uint32_t abi_version;       /* KILN_ABI_VERSION */

@@ -4,7 +4,8 @@
  * forward function, so both behave alike.
  *
  * The runtime depends on libc, libm and pthreads only, and allocates nothing inside the
- * decode loop: rt_generate takes all its scratch in one allocation before the loop. */
+ * decode loop: rt_generate takes all its scratch in one allocation before the loop, and the
+ * thread pool (threads.c) is made at start-up. */
 #ifndef KILN_RUNTIME_H
 #define KILN_RUNTIME_H
 
@@ -80,6 +81,31 @@ typedef struct RtGenStats {
  * before the first step. */
 int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, const RtGenOptions *o,
                 const int32_t *prompt, int n_prompt, FILE *out, int32_t *gen, RtGenStats *stats);
+
+/* ---- threads (runtime/threads.c) ------------------------------------------------------------
+ * The pool behind kiln_parallel (runtime/model.h). It is made once, before the first
+ * forward call, and its threads live until rt_pool_stop; nothing is allocated per job. */
+
+#define RT_MAX_THREADS 64
+
+/* Makes the pool threads wide (1..RT_MAX_THREADS; 1: no worker threads, every kernel runs
+ * on the caller). Returns 0, or an errno value (the pool is then 1 wide). */
+int rt_pool_start(int threads);
+/* Measures a default and makes the pool that wide: all the CPUs this process may use when a
+ * compute probe runs at least 1.3x faster on them than on one, else 1. *tried gets that
+ * CPU count and *speedup the measured ratio (1 when there was nothing to measure: one CPU).
+ * Returns the threads chosen. Takes about 3 ms. */
+int rt_pool_start_default(int *tried, double *speedup);
+/* Wakes the workers if they sleep, so that they are spinning when the next jobs come: jobs
+ * too small to pay for a wake-up (~25 us in a VM) never wake a worker themselves. Call it
+ * before a burst of forward calls; a worker goes back to sleep after ~50 us without jobs. */
+void rt_pool_wake(void);
+/* Ends the worker threads (the pool is then 1 wide). */
+void rt_pool_stop(void);
+int rt_pool_threads(void);
+/* Overrides the dispatch threshold kiln_parallel_min_work (while the pool is 2 or more wide;
+ * a smaller value splits more kernels, 1 splits every one). For measurements and tests. */
+void rt_pool_set_min_work(int64_t min_work);
 
 /* The identity check of a weights blob, stored in kiln_model.weights_check by the compiler
  * and verified by the runtime against a side weights file: FNV-1a 64 (offset basis

@@ -9,7 +9,8 @@
  * functions (expf, tanhf, erfcf, sin, cos) resolve to this process's libm.
  *
  * Outputs are written into buffers pre-filled with a NaN pattern and followed by guard
- * words, so an element a kernel forgets, or one it writes past the end, is caught. */
+ * words, so an element a kernel forgets, or one it writes past the end, is caught. The
+ * same pattern tells which elements each part of a split call writes. */
 #include "harness.h"
 
 #include <llvm-c/Analysis.h>
@@ -214,6 +215,9 @@ const Variant variants[] = {
     { "sse", NULL, "-avx512f,-avx2,-avx,-fma", 4, 1 },
 };
 const int n_variants = sizeof variants / sizeof variants[0];
+/* 3: the contract's case; 7: more parts than most shares have chunks (empty shares) */
+const int64_t t_split_parts[] = { 3, 7 };
+const int t_n_split_parts = sizeof t_split_parts / sizeof t_split_parts[0];
 int variant_vw[8];
 double op_err[OP_COUNT][8];
 int op_cases[OP_COUNT];
@@ -458,7 +462,7 @@ int t_check(T *t)
     memset(want, 0, sizeof want);
     memset(mag, 0, sizeof mag);
     double err[8] = { 0 };
-    int broke[8] = { 0 };
+    int broke[8] = { 0 }, split_bad[8] = { 0 };
     if (t->bad || !t->out) {
         printf("FAIL  %s: the graph could not be built\n", t->label);
         return 1;
@@ -525,47 +529,98 @@ int t_check(T *t)
     interp_free(ip);
     if (im) interp_free(im);
 
-    /* every variant: compile, run each run in order (states persist), compare */
+    /* every variant: compile, run each run in order (states persist), compare; then the
+     * same runs split in parts, against the parts = 1 results bit for bit */
     int ran = 0;
     for (int v = 0; v < n_variants && !fail; v++, ran++) {
         int vw;
         Jit *j = jit_kernel(&variants[v], t->m, n, &vw);
         variant_vw[v] = vw;
-        Fence auxf = { NULL, 0, NULL };
-        void *aux = NULL;
-        if (op_info[n->op].flags & OPF_STATE) {
-            const State *st = &t->m->states[n->ref];
-            int64_t max[IR_MAX_SYMS + 1] = { 0 }, numel = 1;
-            for (int s = 1; s <= t->m->n_syms; s++) max[s] = t->m->syms[s].max;
-            for (int d = 0; d < st->shape.rank; d++) numel *= eval(max, st->shape.d[d]);
-            void *zero = xcalloc((size_t)numel, 4);
-            auxf = fence(zero, (size_t)numel * 4);
-            aux = auxf.data;
-            free(zero);
-        }
-        for (int r = 0; r < nr; r++) {
-            const void *x[4] = { NULL, NULL, NULL, NULL };
-            Fence xf[4];
-            memset(xf, 0, sizeof xf);
-            for (int i = 0; i < n->n_in; i++) {
-                const Node *xi = n->in[i];
-                int64_t bytes = 4 * (gi_of[i] >= 0 ? tensor_numel(&in[r][gi_of[i]]) : shape_numel_const(&xi->shape));
-                xf[i] = fence(gi_of[i] >= 0 ? in[r][gi_of[i]].data : t->wdata[xi->id], (size_t)bytes);
-                x[i] = xf[i].data;
+        uint32_t *y1[T_MAX_RUNS] = { NULL };
+        void *aux1 = NULL;
+        size_t aux_bytes = 0;
+        for (int si = -1; si < t_n_split_parts; si++) {
+            int64_t parts = si < 0 ? 1 : t_split_parts[si];
+            Fence auxf = { NULL, 0, NULL };
+            void *aux = NULL;
+            if (op_info[n->op].flags & OPF_STATE) {
+                const State *st = &t->m->states[n->ref];
+                int64_t max[IR_MAX_SYMS + 1] = { 0 }, numel = 1;
+                for (int s = 1; s <= t->m->n_syms; s++) max[s] = t->m->syms[s].max;
+                for (int d = 0; d < st->shape.rank; d++) numel *= eval(max, st->shape.d[d]);
+                aux_bytes = (size_t)numel * 4;
+                void *zero = xcalloc((size_t)numel, 4);
+                auxf = fence(zero, aux_bytes);
+                aux = auxf.data;
+                free(zero);
             }
-            int64_t numel = tensor_numel(&want[r]);
-            uint32_t *y = xmalloc((size_t)(numel + GUARD) * 4);
-            for (int64_t e = 0; e < numel + GUARD; e++) y[e] = POISON;
-            jit_fn(j)(y, x[0], x[1], x[2], x[3], sym[r], aux);
-            for (int e = 0; e < GUARD; e++) broke[v] |= y[numel + e] != POISON;
-            for (int i = 0; i < 4; i++) unfence(&xf[i]);
-            double e = compare(t, &want[r], &mag[r], y);
-            if (e > err[v] || isnan(e)) err[v] = e;
-            free(y);
+            for (int r = 0; r < nr; r++) {
+                const void *x[4] = { NULL, NULL, NULL, NULL };
+                Fence xf[4];
+                memset(xf, 0, sizeof xf);
+                for (int i = 0; i < n->n_in; i++) {
+                    const Node *xi = n->in[i];
+                    int64_t bytes = 4 * (gi_of[i] >= 0 ? tensor_numel(&in[r][gi_of[i]]) : shape_numel_const(&xi->shape));
+                    xf[i] = fence(gi_of[i] >= 0 ? in[r][gi_of[i]].data : t->wdata[xi->id], (size_t)bytes);
+                    x[i] = xf[i].data;
+                }
+                int64_t numel = tensor_numel(&want[r]);
+                uint32_t *y = xmalloc((size_t)(numel + GUARD) * 4);
+                if (parts == 1) {
+                    for (int64_t e = 0; e < numel + GUARD; e++) y[e] = POISON;
+                    jit_fn(j)(y, x[0], x[1], x[2], x[3], sym[r], aux, 0, 1);
+                    for (int e = 0; e < GUARD; e++) broke[v] |= y[numel + e] != POISON;
+                    double e = compare(t, &want[r], &mag[r], y);
+                    if (e > err[v] || isnan(e)) err[v] = e;
+                    y1[r] = y;
+                } else {
+                    /* each part alone into a fresh poisoned buffer: what it writes is its share */
+                    uint32_t *yp = xmalloc((size_t)(numel + GUARD) * 4);
+                    unsigned char *owner = xcalloc((size_t)numel + 1, 1);
+                    for (int64_t e = 0; e < numel; e++) y[e] = POISON;
+                    for (int64_t p = 0; p < parts; p++) {
+                        for (int64_t e = 0; e < numel + GUARD; e++) yp[e] = POISON;
+                        jit_fn(j)(yp, x[0], x[1], x[2], x[3], sym[r], aux, p, parts);
+                        for (int e = 0; e < GUARD; e++) broke[v] |= yp[numel + e] != POISON;
+                        for (int64_t e = 0; e < numel; e++) {
+                            if (yp[e] == POISON) continue;
+                            if (owner[e] && !split_bad[v])
+                                printf("    parts=%lld: element %lld written by parts %d and %lld\n", (long long)parts,
+                                       (long long)e, owner[e] - 1, (long long)p);
+                            split_bad[v] |= owner[e] != 0;
+                            owner[e] = (unsigned char)(p + 1);
+                            y[e] = yp[e];
+                        }
+                    }
+                    if (memcmp(y, y1[r], (size_t)numel * 4)) {
+                        if (!split_bad[v])
+                            for (int64_t e = 0; e < numel; e++)
+                                if (y[e] != y1[r][e]) {
+                                    printf("    parts=%lld, run %d: element %lld is %08x, with one part %08x\n",
+                                           (long long)parts, r, (long long)e, y[e], y1[r][e]);
+                                    break;
+                                }
+                        split_bad[v] = 1;
+                    }
+                    free(owner);
+                    free(yp);
+                    free(y);
+                }
+                for (int i = 0; i < 4; i++) unfence(&xf[i]);
+            }
+            if (aux && parts == 1) {
+                aux1 = xmalloc(aux_bytes);
+                memcpy(aux1, aux, aux_bytes);
+            } else if (aux && memcmp(aux, aux1, aux_bytes)) {
+                if (!split_bad[v]) printf("    parts=%lld: the state differs from parts = 1\n", (long long)parts);
+                split_bad[v] = 1;
+            }
+            unfence(&auxf);
         }
-        unfence(&auxf);
+        for (int r = 0; r < nr; r++) free(y1[r]);
+        free(aux1);
         jit_free(j);
-        if (err[v] > t->tol || isnan(err[v]) || broke[v]) fail = 1;
+        if (err[v] > t->tol || isnan(err[v]) || broke[v] || split_bad[v]) fail = 1;
         if (!(err[v] <= op_err[n->op][v])) op_err[n->op][v] = err[v];
     }
     op_cases[n->op]++;
@@ -573,7 +628,8 @@ int t_check(T *t)
     printf("%s  %-58s", fail ? "FAIL" : "PASS", t->label);
     for (int v = 0; v < n_variants; v++) {
         if (v >= ran) printf(" %s:-", variants[v].label);
-        else printf(" vw%d%s:%s%.1e", variant_vw[v], variants[v].o3 ? "" : "-O0", broke[v] ? "GUARD!" : "", err[v]);
+        else printf(" vw%d%s:%s%s%.1e", variant_vw[v], variants[v].o3 ? "" : "-O0", broke[v] ? "GUARD!" : "",
+                    split_bad[v] ? "SPLIT!" : "", err[v]);
     }
     printf("\n");
     for (int r = 0; r < nr; r++) {

@@ -6,7 +6,10 @@
  * symbols' values; states persist from run to run), then for each code generation variant
  * (vector width, optimization) the node's kernel is emitted by cg_kernel, verified,
  * optionally optimized with default<O3>, JIT-compiled with ORC's LLJIT and called on the
- * same inputs, and its output compared with the metric the case names. */
+ * same inputs, and its output compared with the metric the case names. Then every variant
+ * runs the case again split into t_split_parts parts (the contract's part, parts), calling
+ * the parts one after another, each into a fresh poisoned buffer: no element may be
+ * written by two parts, and the result (and the state) must be bit-identical to parts = 1. */
 #ifndef KILN_TEST_HARNESS_H
 #define KILN_TEST_HARNESS_H
 
@@ -99,6 +102,9 @@ typedef struct Variant {
 extern const Variant variants[];
 extern const int n_variants;
 extern int variant_vw[];        /* the lanes each variant really got */
+/* The splits every case is also run with (parts > 1), see t_check. */
+extern const int64_t t_split_parts[];
+extern const int t_n_split_parts;
 /* Largest error seen per op and variant, for the summary. */
 extern double op_err[OP_COUNT][8];
 extern int op_cases[OP_COUNT];
@@ -106,7 +112,7 @@ extern int op_cases[OP_COUNT];
 /* Emits the kernel of n (and any other node in extra, which must have the same key as n
  * or not) into a fresh Cg for variant v in a JIT-ready context. */
 typedef void (*KernelFn)(void *y, const void *x0, const void *x1, const void *x2, const void *x3,
-                         const int64_t *syms, void *aux);
+                         const int64_t *syms, void *aux, int64_t part, int64_t parts);
 typedef struct Jit Jit;
 Jit *jit_kernel(const Variant *v, const Module *m, const Node *n, int *vw_out);
 KernelFn jit_fn(Jit *j);

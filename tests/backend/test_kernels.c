@@ -13,6 +13,8 @@
  * values below 1e-6 compared absolutely); sinusoid 1e-6 and rope 2e-6 of the row's
  * magnitude; matmul, norms, softmax, mean pooling and attention 1e-5 relative to the row's
  * magnitude or to the same op on |inputs| (sum |a*b| for matmul, sum p |v| for attention).
+ * Every case also runs split into 3 and 7 parts (harness.h: bit-identical to one part, no
+ * element written twice; SPLIT! marks a failure), the state cases too.
  * Every case prints PASS/FAIL and the largest error per variant; a summary per op
  * follows. Exit status 1 when any case failed. KILN_TEST_DUMP=text prints the LLVM IR of
  * the kernels of the cases whose label contains text. */
@@ -615,16 +617,20 @@ static void test_state_read(void)
     for (int v = 0; v < n_variants && !fail; v++) {
         int vw;
         Jit *jc = jit_kernel(&variants[v], t.m, c, &vw), *jr = jit_kernel(&variants[v], t.m, rd, &vw);
-        float *aux = xcalloc(4 * 2 * 12 * 5, 4), *y = xmalloc(4 * 2 * 12 * 5 * 4);
-        for (int r = 0; r < 2; r++) {
-            jit_fn(jc)(y, x[r].data, NULL, NULL, NULL, syms[r], aux);
-            if (memcmp(y, cw[r].data, (size_t)(4 * tensor_numel(&cw[r])))) worst[v] = INFINITY;
+        /* whole (parts = 1), then split: the parts one after another on a fresh state */
+        for (int si = -1; si < t_n_split_parts; si++) {
+            int64_t parts = si < 0 ? 1 : t_split_parts[si];
+            float *aux = xcalloc(4 * 2 * 12 * 5, 4), *y = xmalloc(4 * 2 * 12 * 5 * 4);
+            for (int r = 0; r < 2; r++) {
+                for (int64_t p = 0; p < parts; p++) jit_fn(jc)(y, x[r].data, NULL, NULL, NULL, syms[r], aux, p, parts);
+                if (memcmp(y, cw[r].data, (size_t)(4 * tensor_numel(&cw[r])))) worst[v] = INFINITY;
+            }
+            for (int64_t p = 0; p < parts; p++) jit_fn(jr)(y, NULL, NULL, NULL, NULL, rsyms, aux, p, parts);
+            if (memcmp(y, rw.data, (size_t)(4 * tensor_numel(&rw)))) worst[v] = INFINITY;
+            free(aux);
+            free(y);
         }
-        jit_fn(jr)(y, NULL, NULL, NULL, NULL, rsyms, aux);
-        if (memcmp(y, rw.data, (size_t)(4 * tensor_numel(&rw)))) worst[v] = INFINITY;
         fail |= worst[v] != 0;
-        free(aux);
-        free(y);
         jit_free(jc);
         jit_free(jr);
     }

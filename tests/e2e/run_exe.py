@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""run_exe.py KILN SOURCE CASE [--target T] [--cpu C] [-O N] [--weights external] — compile a
-model into an executable and check what the executable computes against PyTorch.
+"""run_exe.py KILN SOURCE CASE [--target T] [--cpu C] [-O N] [--weights external] [--threads 1,2,3]
+— compile a model into an executable and check what the executable computes against PyTorch.
 
 CASE is `tiny` (models/tiny: greedy text and logits against models/tiny/reference.json, made
 by scripts/train_demo.py with PyTorch) or the name of a folder of tests/ref/ whose model (its
 model.xml, or `kiln import` of the folder) has one `tokens` input and a `logits` output (logits against its expected.safetensors, made by
 tests/ref/make_refs.py with PyTorch). An aarch64 executable runs under
 `qemu-aarch64 -L /usr/aarch64-linux-gnu`; without qemu or the cross compiler the test is
-skipped (exit 77). Tolerance: max |diff| <= 1e-4 * max |expected|, as for the interpreter."""
+skipped (exit 77). Tolerance: max |diff| <= 1e-4 * max |expected|, as for the interpreter.
+
+--threads T1,T2,..: every run is made with -t T1 (checked against PyTorch as above), then with
+each other -t T, which must give byte-identical logits files and identical text (the kernels
+split output elements, never a sum: runtime/model.h); each T > 1 is run twice, at the default
+dispatch threshold and with KILN_PARALLEL_MIN_WORK=1, which splits every kernel. -t 3 on two
+CPUs checks oversubscription."""
 import argparse
 import array
 import json
@@ -26,6 +32,7 @@ ap.add_argument('--cpu')
 ap.add_argument('-O', dest='opt', default='3')
 ap.add_argument('--weights', default='embedded')
 ap.add_argument('--needs-shared')
+ap.add_argument('--threads', help='comma-separated -t values; output must not depend on them')
 args = ap.parse_args()
 kiln = os.path.abspath(args.kiln)
 src = args.source
@@ -44,6 +51,16 @@ if args.target and args.target.startswith('aarch64'):
         sys.exit(77)
     runner = ['qemu-aarch64', '-L', '/usr/aarch64-linux-gnu']
 failures = []
+
+# (label, extra arguments, environment) of every way an executable is run
+ways = [('', [], None)]
+if args.threads:
+    ways = []
+    for t in [int(x) for x in args.threads.split(',')]:
+        ways.append(('-t %d' % t, ['-t', str(t)], None))
+        if t > 1:
+            ways.append(('-t %d, every kernel split' % t, ['-t', str(t)],
+                         dict(os.environ, KILN_PARALLEL_MIN_WORK='1')))
 
 
 def check(name, ok, detail=''):
@@ -91,11 +108,30 @@ with tempfile.TemporaryDirectory() as tmp:
         sys.exit(1)
     logits_file = os.path.join(tmp, 'logits.f32')
 
-    def logits_of(ids):
+    def logits_once(ids, extra, env):
         if os.path.exists(logits_file):
             os.unlink(logits_file)
-        rc, out, err = run(runner + [exe, '--tokens', ','.join(map(str, ids)), '--logits', logits_file])
-        return array.array('f', open(logits_file, 'rb').read()) if rc == 0 and os.path.exists(logits_file) else []
+        rc, out, err = run(runner + [exe, '--tokens', ','.join(map(str, ids)), '--logits', logits_file] + extra,
+                           env=env)
+        return open(logits_file, 'rb').read() if rc == 0 and os.path.exists(logits_file) else b''
+
+    def logits_of(ids):
+        """The logits of the first way; the other ways must give the same bytes."""
+        first = logits_once(ids, ways[0][1], ways[0][2])
+        for label, extra, env in ways[1:]:
+            got = logits_once(ids, extra, env)
+            check('%d positions with %s: logits byte-identical to %s' % (len(ids), label, ways[0][0]),
+                  len(first) > 0 and got == first)
+        return array.array('f', first)
+
+    def text_of(cmd):
+        """rc and output of the first way; the other ways must print the same."""
+        rc, out, err = run(runner + cmd + ways[0][1], env=ways[0][2])
+        for label, extra, env in ways[1:]:
+            rc2, out2, err2 = run(runner + cmd + extra, env=env)
+            check('%s: same text with %s as with %s' % (' '.join(cmd[1:3]), label, ways[0][0]),
+                  rc2 == rc and out2 == out, '' if out2 == out else repr(out2[:150]))
+        return rc, out, err
 
     if args.case == 'tiny':
         ref = json.load(open(os.path.join(src, 'models', 'tiny', 'reference.json')))
@@ -104,7 +140,7 @@ with tempfile.TemporaryDirectory() as tmp:
         want = array.array('f', open(os.path.join(src, 'models', 'tiny', lg['file']), 'rb').read())
         compare('logits of %d positions' % len(ids), logits_of(ids), want)
         for case in ref['prompts']:
-            rc, out, err = run(runner + [exe, '-p', case['prompt'], '-n', str(len(case['new_ids'])), '--temperature', '0'])
+            rc, out, err = text_of([exe, '-p', case['prompt'], '-n', str(len(case['new_ids'])), '--temperature', '0'])
             check('greedy continuation of %r' % case['prompt'], rc == 0 and out.rstrip('\n') == case['text'],
                   '' if out.rstrip('\n') == case['text'] else repr(out[:150]))
     else:
