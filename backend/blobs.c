@@ -16,7 +16,7 @@
 #include "runtime/runtime.h"    /* rt_weights_check: one definition for both sides */
 
 int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,
-                       Diag *d)
+                       uint64_t *hash, Diag *d)
 {
     FILE *f = fopen(path, "wb");
     if (!f) {
@@ -50,6 +50,7 @@ int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint
     MappedFile mf;
     if (file_map(d, path, &mf)) return -1;
     *check = rt_weights_check(mf.data, mf.size);
+    *hash = rt_weights_hash(mf.data, mf.size);
     file_unmap(&mf);
     return 0;
 }

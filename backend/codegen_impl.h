@@ -10,7 +10,7 @@
 typedef struct ModelFacts {
     const char *name;
     int64_t vocab, max_seq, max_positions, eos_id;
-    uint64_t arena_bytes, weights_bytes, weights_check, tokenizer_bytes;
+    uint64_t arena_bytes, weights_bytes, weights_check, weights_hash, tokenizer_bytes;
     int weights_embedded;
 } ModelFacts;
 
@@ -21,9 +21,9 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
 void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f);
 
 /* blobs.c: the weights as one f32 blob (64-byte aligned tensors) written to path, with each
- * weight's offset; FNV check value as runtime/model.h defines it. */
+ * weight's offset, its check value and its full hash (runtime/runtime.h). */
 int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,
-                       Diag *d);
+                       uint64_t *hash, Diag *d);
 /* The assembly stub that embeds the blobs (.incbin), for the target's assembler. */
 int blob_write_stub(const char *path, const char *weights_path, const char *tokenizer_path, const char *triple,
                     Diag *d);

@@ -107,7 +107,8 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     woff = xcalloc((size_t)m->n_weights + 1, sizeof *woff);
     const char *wpath = o->weights_external ? beside(&a, o->out, ".weights") : arena_printf(&a, "%s/weights.bin", tmp);
     if (o->emit & EMIT_EXE || o->weights_external) {
-        if (blob_write_weights(m, wpath, woff, &facts.weights_bytes, &facts.weights_check, d)) goto out;
+        if (blob_write_weights(m, wpath, woff, &facts.weights_bytes, &facts.weights_check, &facts.weights_hash, d))
+            goto out;
     } else {
         /* no executable: the offsets are all the object needs */
         uint64_t pos = 0;

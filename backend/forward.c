@@ -276,7 +276,7 @@ static LLVMValueRef blob_symbol(Cg *cg, const char *name)
 void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f)
 {
     LLVMTypeRef u32 = cg->t_i32, i64 = cg->t_i64, p = cg->t_ptr;
-    LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p };
+    LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p, i64 };
     LLVMTypeRef ty = LLVMStructCreateNamed(cg->ctx, "KilnModel");
     LLVMStructSetBody(ty, fields, sizeof fields / sizeof fields[0], 0);
     LLVMValueRef vals[] = {
@@ -297,6 +297,7 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f)
         f->tokenizer_bytes ? blob_symbol(cg, "kiln_tokenizer") : LLVMConstNull(p),
         LLVMConstInt(i64, f->tokenizer_bytes, 0),
         forward,
+        LLVMConstInt(i64, f->weights_hash, 0),
     };
     LLVMValueRef init = LLVMConstNamedStruct(ty, vals, sizeof vals / sizeof vals[0]);
     LLVMValueRef g = LLVMAddGlobal(cg->mod, ty, "kiln_model");

@@ -81,6 +81,8 @@ static const char help[] =
     "other:\n"
     "  --weights FILE       the weights file, for an executable compiled with external\n"
     "                       weights (default: this executable's path + '.weights')\n"
+    "  --verify-weights     hash every byte of the weights (embedded or external) and compare\n"
+    "                       with the hash recorded at compile time before running\n"
     "  --help               this text\n"
     "  --version            the model, the kiln that compiled it, the target and sizes\n"
     "\n"
@@ -92,7 +94,7 @@ typedef struct Options {
     long long n_new, top_k, ctx, threads;
     double temperature, top_p, repeat_penalty;
     unsigned long long seed;
-    int seed_given, stats, show_ids;
+    int seed_given, stats, show_ids, verify_weights;
     const char **stops;         /* (argc) */
     int n_stops;
 } Options;
@@ -294,6 +296,7 @@ static int parse_args(int argc, char **argv, Options *o)
         else if ((v = opt_value(argc, argv, &i, "--weights", &missing))) o->weights = v;
         else if (!strcmp(a, "--stats")) o->stats = 1;
         else if (!strcmp(a, "--show-ids")) o->show_ids = 1;
+        else if (!strcmp(a, "--verify-weights")) o->verify_weights = 1;
         else if (missing) return usage("option '%s' needs a value", a);
         else if (a[0] == '-' && a[1]) return usage("unknown option '%s'", a);
         else return usage("unexpected argument '%s' (the prompt goes after -p)", a);
@@ -721,6 +724,15 @@ int main(int argc, char **argv)
     Weights w = { 0 };
     void *arena = NULL;
     rc = weights_open(o.weights, &w);
+    if (rc == 0 && o.verify_weights) {
+        uint64_t h = rt_weights_hash(w.data, kiln_model.weights_bytes);
+        if (h != kiln_model.weights_hash)
+            rc = fail("the weights are damaged: their hash is %016llx, expected %016llx", (unsigned long long)h,
+                      (unsigned long long)kiln_model.weights_hash);
+        else if (o.stats)
+            fprintf(stderr, "weights verified: %llu bytes, hash %016llx\n", (unsigned long long)kiln_model.weights_bytes,
+                    (unsigned long long)h);
+    }
     if (rc == 0 && !(arena = arena_alloc()))
         rc = fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)kiln_model.arena_bytes,
                   strerror(errno));

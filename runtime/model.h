@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define KILN_ABI_VERSION 2u
+#define KILN_ABI_VERSION 3u
 
 /* A generated kernel: y, x0..x3, syms, aux as backend/backend_impl.h says, and the share
  * part (0 <= part < parts) of the output it computes. */
@@ -61,6 +61,7 @@ typedef struct KilnModel {
      * (seq, vocab), row-major, inside the arena. The caller guarantees 1 <= seq <= max_seq,
      * past + seq <= max_positions and 0 <= tokens[i] < vocab. */
     const float *(*forward)(void *arena, const void *weights, const int32_t *tokens, int64_t seq, int64_t past);
+    uint64_t weights_hash;      /* rt_weights_hash of the whole blob: --verify-weights */
 } KilnModel;
 
 extern const KilnModel kiln_model;

@@ -50,6 +50,17 @@ with tempfile.TemporaryDirectory() as tmp:
     p = subprocess.run([ext, '-p', 'And', '-n', '3', '--temperature', '0'], capture_output=True, text=True)
     q = subprocess.run([out, '-p', 'And', '-n', '3', '--temperature', '0'], capture_output=True, text=True)
     check('external weights give the same text', p.returncode == 0 and p.stdout == q.stdout)
+    p = subprocess.run([out, '-p', 'And', '-n', '3', '--verify-weights', '--stats'], capture_output=True, text=True)
+    check('--verify-weights passes on an intact executable', p.returncode == 0 and 'weights verified' in p.stderr, p.stderr)
+    # a side file damaged in the middle: same size, same first and last pages
+    blob = bytearray(open(ext + '.weights', 'rb').read())
+    blob[len(blob) // 2] ^= 0x40
+    damaged = os.path.join(tmp, 'damaged.weights')
+    open(damaged, 'wb').write(blob)
+    p = subprocess.run([ext, '--weights', damaged, '-p', 'And', '-n', '3'], capture_output=True, text=True)
+    check('the cheap check lets a damaged middle through', p.returncode == 0, p.stderr)
+    p = subprocess.run([ext, '--weights', damaged, '-p', 'And', '-n', '3', '--verify-weights'], capture_output=True, text=True)
+    check('--verify-weights finds the damage', p.returncode == 1 and 'the weights are damaged' in p.stderr, p.stderr)
     os.rename(ext + '.weights', ext + '.moved')
     p = subprocess.run([ext, '-p', 'And', '-n', '3'], capture_output=True, text=True)
     check('a missing side file is an error', p.returncode == 1 and 'weights' in p.stderr, p.stderr)
