@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "passes/passes.h"
 
 static const char help[] =
     "usage: kiln compile MODEL -o OUT [options]\n"
@@ -22,7 +23,15 @@ static const char help[] =
     "  -O0 .. -O3         LLVM optimization level (default -O3)\n"
     "  --weights=MODE     embedded (default: one standalone file) or external (OUT.weights,\n"
     "                     mapped at start-up)\n"
-    "  -v                 print each phase's time; -q prints nothing but errors\n";
+    "  -v                 print each phase's time; -q prints nothing but errors\n"
+    "passes (the order: kiln compile --list-passes):\n"
+    "  --passes=P,Q       run only these passes\n"
+    "  --disable-pass=P   skip pass P (a comma list is fine)\n"
+    "  --print-before=P   print the IR before pass P (or all) to standard error\n"
+    "  --print-after=P    print the IR after pass P (or all)\n"
+    "  --print-dir=DIR    print into DIR/NN-before|after-P.kir instead\n"
+    "  --stop-after=P     stop after pass P and write the IR to OUT (valid input again)\n"
+    "  --time-passes      each pass's time and the nodes it changed\n";
 
 static double now(void)
 {
@@ -76,6 +85,10 @@ int cmd_compile(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *emit = "exe", *v;
     BackendOptions o = { 0 };
+    PassOptions po = { 0 };
+#ifndef NDEBUG
+    po.verify = 1;          /* the verifier after every pass, in every build but release */
+#endif
     o.opt_level = 3;
     o.eos_id = -1;
     int quiet = 0;
@@ -85,7 +98,18 @@ int cmd_compile(int argc, char **argv)
             fputs(help, stdout);
             return 0;
         }
+        if (!strcmp(a, "--list-passes")) {
+            for (int k = 0; k < pass_count; k++) printf("%-16s %s\n", pass_pipeline[k].name, pass_pipeline[k].doc);
+            return 0;
+        }
         if ((v = opt_value(argc, argv, &i, "-o"))) out = v;
+        else if ((v = opt_value(argc, argv, &i, "--passes"))) po.only = v;
+        else if ((v = opt_value(argc, argv, &i, "--disable-pass"))) po.disabled = v;
+        else if ((v = opt_value(argc, argv, &i, "--print-before"))) po.print_before = v;
+        else if ((v = opt_value(argc, argv, &i, "--print-after"))) po.print_after = v;
+        else if ((v = opt_value(argc, argv, &i, "--print-dir"))) po.print_dir = v;
+        else if ((v = opt_value(argc, argv, &i, "--stop-after"))) po.stop_after = v;
+        else if (!strcmp(a, "--time-passes")) po.time_passes = 1;
         else if ((v = opt_value(argc, argv, &i, "--emit"))) emit = v;
         else if ((v = opt_value(argc, argv, &i, "--target"))) o.triple = v;
         else if ((v = opt_value(argc, argv, &i, "--cpu"))) o.cpu = v;
@@ -117,6 +141,14 @@ int cmd_compile(int argc, char **argv)
     Module *m = fe_load(&a, &d, path, 0);
     if (!m) goto out;
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", now() - t0);
+    t0 = now();
+    int stopped;
+    if (passes_run(m, &po, &d, &stopped)) goto out;
+    if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "passes", now() - t0);
+    if (stopped) {          /* the IR at that point is the artifact */
+        rc = write_ir(m, out, &a, &d) ? 1 : 0;
+        goto out;
+    }
     /* -o names the first kind; ir beside it is OUT.kir */
     if (want_ir) {
         const char *ir_out = first == 0 ? out : arena_printf(&a, "%s.kir", out);

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""run_pass_test.py KILN CASE.kir — a pass test as data: the input IR, the passes to run
+(`# pass: P[,Q]` in its header), and CASE.expected.kir, the IR the passes must leave,
+written by hand. Runs `kiln compile CASE.kir --passes=P --stop-after=LAST -o OUT` in the
+case's folder and compares OUT with the expectation byte for byte."""
+import difflib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+kiln, case = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+folder, name = os.path.dirname(case), os.path.basename(case)
+passes = re.search(r'^# pass: (\S+)', open(case).read(), re.M).group(1)
+expected = open(case[:-len('.kir')] + '.expected.kir').read()
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, 'out.kir')
+    p = subprocess.run([kiln, 'compile', name, '--passes=' + passes, '--stop-after=' + passes.split(',')[-1],
+                        '-o', out], cwd=folder, capture_output=True, text=True)
+    if p.returncode != 0:
+        print('FAIL %s: kiln exited %d\n%s' % (name, p.returncode, p.stderr))
+        sys.exit(1)
+    got = open(out).read()
+# the .kir is printed into the temporary folder: its weight paths would differ; these
+# cases have none, and locations name the case as kiln was given it
+if got != expected:
+    print('FAIL %s: the IR after %s differs from %s.expected.kir:' % (name, passes, name[:-4]))
+    sys.stdout.writelines(difflib.unified_diff(expected.splitlines(True), got.splitlines(True), 'expected', 'got'))
+    sys.exit(1)
+print('PASS %s (%s)' % (name, passes))
