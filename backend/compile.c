@@ -8,6 +8,7 @@
 #include "backend/codegen_impl.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -73,9 +74,12 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     uint64_t *woff = NULL;
     int rc = -1;
     double t = now();
-    char tmp[] = "/tmp/kiln-XXXXXX";
+    const char *tmpdir = getenv("TMPDIR");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/kiln-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(tmp)) {
-        diag_error(d, loc_make(0, 0, 0), "cannot make a temporary folder in /tmp");
+        diag_error(d, loc_make(0, 0, 0), "cannot make a temporary folder in %s: %s", tmpdir && *tmpdir ? tmpdir : "/tmp",
+                   strerror(errno));
         return -1;
     }
     const Node *logits;

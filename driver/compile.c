@@ -16,6 +16,8 @@ static const char help[] =
     "  -o OUT             the artifact to write (the executable unless --emit says otherwise)\n"
     "  --emit=KINDS       comma-separated: exe (default), ir (.kir text, docs/ir.md), llvm (.ll),\n"
     "                     asm (.s), obj (.o); -o names the first, the others go beside it\n"
+    "                     (an object refers to kiln_weights and kiln_tokenizer, which the\n"
+    "                     executable's link adds from the blobs)\n"
     "  --target TRIPLE    x86_64-linux-gnu or aarch64-linux-gnu (default: this machine)\n"
     "  --cpu NAME         CPU to tune for: native (default for this machine), x86-64, x86-64-v3,\n"
     "                     x86-64-v4, znver4, neoverse-n1, ... (default elsewhere: the baseline)\n"
