@@ -82,6 +82,11 @@ int fe_bind_weights(Module *m, Diag *d)
         }
         Shape fs = { t->rank, { { 0, { 0, 0 } } } };
         for (int k = 0; k < t->rank; k++) fs.d[k] = dim_const(t->shape[k]);
+        if (w->transposed && t->rank == 2) {    /* compare in the weight's own layout */
+            Dim swap = fs.d[0];
+            fs.d[0] = fs.d[1];
+            fs.d[1] = swap;
+        }
         if (!shape_eq(&fs, &w->shape)) {
             char b1[256], b2[256];
             ir_shape_str(m, &w->shape, b1, sizeof b1);

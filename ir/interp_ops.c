@@ -68,13 +68,14 @@ static void norm_row(const float *x, int64_t n, const float *w, const float *b, 
 
 /* ---- the ops ------------------------------------------------------------------------ */
 
-/* Reads weight n->ref as f32: borrowed when it is f32 and aligned, widened otherwise. */
+/* Reads weight n->ref as f32: borrowed when it is f32, aligned and in its file's layout;
+ * widened or transposed (ir_weight_read_f32) otherwise. */
 static int exec_weight(Run *r, const Node *n, Tensor *y)
 {
     const Weight *w = &r->in->m->weights[n->ref];
     if (!w->data) return interp_node_error(r->in, n, "weight '%s' has no data (weights not loaded)", w->tensor);
     int64_t numel = interp_prod(r->dims[n->id], 0, n->shape.rank);
-    if ((w->dtype == DT_F32 || w->dtype == DT_I32) && (uintptr_t)w->data % 4 == 0) {
+    if ((w->dtype == DT_F32 || w->dtype == DT_I32) && !w->transposed && (uintptr_t)w->data % 4 == 0) {
         y->dtype = interp_value_dtype(w->dtype);
         y->rank = n->shape.rank;
         memcpy(y->dim, r->dims[n->id], sizeof y->dim);

@@ -180,6 +180,7 @@ typedef struct Weight {     /* one tensor of the weight files, shared by WEIGHT 
     const char *tensor;
     DType dtype;            /* the file's, once bound */
     int declared;           /* dtype the model demands (a DType), or -1: whatever the file has */
+    int transposed;         /* 1: the file's 2-d tensor with its axes swapped (shape is the swapped one) */
     Shape shape;            /* constant dims only */
     const void *data;       /* into a mapped file; may be unaligned */
     Loc loc;
@@ -231,6 +232,8 @@ const char *ir_module_param(const Module *m, const char *name);  /* NULL if abse
 void ir_module_add_param(Module *m, const char *name, const char *value, Loc loc);
 int ir_module_add_weight_file(Module *m, const char *path, Loc loc);
 int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *shape, Loc loc);
+/* The weight of the same tensor with its two axes swapped (made on first use). */
+int ir_module_weight_transposed(Module *m, int w);
 int ir_module_add_state(Module *m, const char *name, DType dt, const Shape *shape, int batch_axis, Loc loc);
 
 /* A node with no inputs and no shape yet; the caller sets inputs and attributes, then
@@ -254,7 +257,8 @@ void ir_graph_add_output(Graph *g, const char *name, Node *node, Loc loc);
 int ir_graph_toposort(Graph *g, Diag *d);
 void ir_graph_renumber(Graph *g);
 
-/* Reads a float weight (f32, f16 or bf16 in its file) as numel f32 values into dst. */
+/* Reads a float weight (f32, f16 or bf16 in its file) as numel f32 values into dst, in the
+ * weight's layout (a transposed weight is read transposed). */
 void ir_weight_read_f32(const Weight *w, float *dst, int64_t numel);
 
 /* ---- checking -------------------------------------------------------------------- */

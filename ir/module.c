@@ -94,9 +94,22 @@ int ir_module_add_weight_file(Module *m, const char *path, Loc loc)
 
 int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *shape, Loc loc)
 {
-    Weight w = { arena_strdup(m->arena, tensor), dt, -1, *shape, NULL, loc };
+    Weight w = { arena_strdup(m->arena, tensor), dt, -1, 0, *shape, NULL, loc };
     ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, w);
     namemap_put(m->arena, &m->weight_index, w.tensor, m->n_weights - 1);
+    return m->n_weights - 1;
+}
+
+int ir_module_weight_transposed(Module *m, int w)
+{
+    KILN_ASSERT(m->weights[w].shape.rank == 2 && !m->weights[w].transposed);
+    for (int i = 0; i < m->n_weights; i++)
+        if (m->weights[i].transposed && !strcmp(m->weights[i].tensor, m->weights[w].tensor)) return i;
+    Weight t = m->weights[w];       /* same data, swapped axes; not in weight_index (that is by file name) */
+    t.transposed = 1;
+    t.shape.d[0] = m->weights[w].shape.d[1];
+    t.shape.d[1] = m->weights[w].shape.d[0];
+    ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, t);
     return m->n_weights - 1;
 }
 

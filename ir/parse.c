@@ -464,7 +464,31 @@ static void bind_refs(P *p, Graph *g)
         if (n->op == OP_WEIGHT) {
             const char *t = ir_attr_str(n, A_tensor, NULL);
             if (!t) continue;       /* the verifier reports it */
-            int w = ir_module_weight(p->m, t);
+            int transposed = (int)ir_attr_int(n, A_transposed, 0);
+            int w = -1;
+            if (transposed) {
+                /* declared by its file shape (the swap of the node's), then swapped */
+                Shape file = n->shape;
+                if (file.rank == 2) {
+                    file.d[0] = n->shape.d[1];
+                    file.d[1] = n->shape.d[0];
+                    int base = ir_module_weight(p->m, t);
+                    if (base < 0) {
+                        base = ir_module_add_weight(p->m, t, n->dtype, &file, n->loc);
+                        p->m->weights[base].declared = (int)n->dtype;
+                    }
+                    if (p->m->weights[base].shape.rank == 2 && !p->m->weights[base].transposed)
+                        w = ir_module_weight_transposed(p->m, base);
+                }
+                if (w < 0 || !shape_eq(&p->m->weights[w].shape, &n->shape)) {
+                    diag_error(p->d, n->loc, "weight '%s': a transposed weight must be 2-d and match its tensor", n->name);
+                    p->failed = 1;
+                    continue;
+                }
+                n->ref = w;
+                continue;
+            }
+            w = ir_module_weight(p->m, t);
             if (w < 0) {
                 w = ir_module_add_weight(p->m, t, n->dtype, &n->shape, n->loc);
                 p->m->weights[w].declared = (int)n->dtype;   /* the text states it */

@@ -2,10 +2,12 @@
  *
  * Weight data points into a mapped file at any alignment, so every element goes through
  * memcpy. f16 is widened exactly (subnormals, infinities and NaN included); bf16 is the top
- * half of an f32. The interpreter and the backend's weights blob both read through here. */
+ * half of an f32. A weight that pack-weights transposed is read transposed. The interpreter
+ * and the backend's weights blob both read through here, so they agree on every layout. */
 #include "ir.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static float f16_to_f32(uint16_t h)
@@ -26,7 +28,25 @@ static float bf16_to_f32(uint16_t h)
     return v;
 }
 
+static void read_plain(const Weight *w, float *dst, int64_t numel);
+
 void ir_weight_read_f32(const Weight *w, float *dst, int64_t numel)
+{
+    if (!w->transposed) {
+        read_plain(w, dst, numel);
+        return;
+    }
+    /* dst (rows, cols) = the file's (cols, rows) transposed */
+    int64_t rows = w->shape.d[0].k, cols = w->shape.d[1].k;
+    KILN_ASSERT(rows * cols == numel);
+    float *tmp = xmalloc((size_t)numel * sizeof *tmp + 1);
+    read_plain(w, tmp, numel);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = tmp[j * rows + i];
+    free(tmp);
+}
+
+static void read_plain(const Weight *w, float *dst, int64_t numel)
 {
     const unsigned char *src = w->data;
     if (w->dtype == DT_F32) {

@@ -40,6 +40,7 @@ int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped);
 /* The passes (pass_*.c). */
 int pass_dce(Module *m, Diag *d);
 int pass_cse(Module *m, Diag *d);
+int pass_pack_weights(Module *m, Diag *d);
 
 /* Rewiring helpers for passes: every use of old (inputs and graph outputs) becomes new;
  * nodes flagged by keep[id] == 0 are dropped and the graph renumbered. */

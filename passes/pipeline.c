@@ -13,7 +13,8 @@
 const Pass pass_pipeline[] = {
     { "dce", pass_dce, "remove nodes that no output, state write or input needs" },
     { "cse", pass_cse, "merge nodes with the same op, inputs, attributes and type" },
-    { "dce-after-cse", pass_dce, "remove what cse left unused" },
+    { "pack-weights", pass_pack_weights, "read [in, out] weights of matmuls transposed, as [out, in] (tb=1)" },
+    { "dce-late", pass_dce, "remove what cse and pack-weights left unused, weights included" },
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof pass_pipeline[0]);
 

@@ -32,6 +32,7 @@ ap.add_argument('--cpu')
 ap.add_argument('-O', dest='opt', default='3')
 ap.add_argument('--weights', default='embedded')
 ap.add_argument('--needs-shared')
+ap.add_argument('--disable-pass', help='compile with --disable-pass=P (each pass must keep the results)')
 ap.add_argument('--threads', help='comma-separated -t values; output must not depend on them')
 args = ap.parse_args()
 kiln = os.path.abspath(args.kiln)
@@ -102,6 +103,8 @@ with tempfile.TemporaryDirectory() as tmp:
         cmd += ['--cpu', args.cpu]
     if args.weights == 'external':
         cmd += ['--weights=external']
+    if args.disable_pass:
+        cmd += ['--disable-pass=' + args.disable_pass]
     rc, out, err = run(cmd)
     check('compile %s' % os.path.relpath(model, src), rc == 0)
     if rc != 0:

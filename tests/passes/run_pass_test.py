@@ -22,8 +22,10 @@ with tempfile.TemporaryDirectory() as tmp:
         print('FAIL %s: kiln exited %d\n%s' % (name, p.returncode, p.stderr))
         sys.exit(1)
     got = open(out).read()
-# the .kir is printed into the temporary folder: its weight paths would differ; these
-# cases have none, and locations name the case as kiln was given it
+    # the .kir was printed into the temporary folder, so its weight paths lead from there:
+    # write them from the case's folder, as the expectation does
+    got = re.sub(r'^weights "(.*)"$', lambda mo: 'weights "%s"' % os.path.relpath(
+        os.path.normpath(os.path.join(tmp, mo.group(1))), folder), got, flags=re.M)
 if got != expected:
     print('FAIL %s: the IR after %s differs from %s.expected.kir:' % (name, passes, name[:-4]))
     sys.stdout.writelines(difflib.unified_diff(expected.splitlines(True), got.splitlines(True), 'expected', 'got'))
