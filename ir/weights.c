@@ -41,8 +41,13 @@ void ir_weight_read_f32(const Weight *w, float *dst, int64_t numel)
     KILN_ASSERT(rows * cols == numel);
     float *tmp = xmalloc((size_t)numel * sizeof *tmp + 1);
     read_plain(w, tmp, numel);
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = tmp[j * rows + i];
+    /* in 64 x 64 tiles, so both sides stay in cache and TLB within a tile (GPT-2 124M: about
+     * 1.3 s for its 85 M transposed floats on this machine, the weights phase's largest part) */
+    enum { TILE = 64 };
+    for (int64_t i0 = 0; i0 < rows; i0 += TILE)
+        for (int64_t j0 = 0; j0 < cols; j0 += TILE)
+            for (int64_t i = i0; i < rows && i < i0 + TILE; i++)
+                for (int64_t j = j0; j < cols && j < j0 + TILE; j++) dst[i * cols + j] = tmp[j * rows + i];
     free(tmp);
 }
 
