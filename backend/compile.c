@@ -11,19 +11,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void phase(const BackendOptions *o, const char *what, double *t)
 {
-    double t1 = now();
+    double t1 = clock_seconds();
     if (o->verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", what, t1 - *t);
     *t = t1;
 }
@@ -73,7 +65,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     MemPlan plan = { 0 };
     uint64_t *woff = NULL;
     int rc = -1;
-    double t = now();
+    double t = clock_seconds();
     const char *tmpdir = getenv("TMPDIR");
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/kiln-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
 #include "passes/passes.h"
@@ -34,13 +33,6 @@ static const char help[] =
     "  --print-dir=DIR    print into DIR/NN-before|after-P.kir instead\n"
     "  --stop-after=P     stop after pass P and write the IR to OUT (valid input again)\n"
     "  --time-passes      each pass's time and the nodes it changed\n";
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* "exe,asm" → mask; the first kind in *first. */
 static int parse_emit(const char *s, unsigned *mask, int *want_ir, unsigned *first)
@@ -139,14 +131,14 @@ int cmd_compile(int argc, char **argv)
     diag_init(&d);
     int rc = 1;
     void *tok = NULL;
-    double t0 = now();
+    double t0 = clock_seconds();
     Module *m = fe_load(&a, &d, path, 0);
     if (!m) goto out;
-    if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", now() - t0);
-    t0 = now();
+    if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", clock_seconds() - t0);
+    t0 = clock_seconds();
     int stopped;
     if (passes_run(m, &po, &d, &stopped)) goto out;
-    if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "passes", now() - t0);
+    if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "passes", clock_seconds() - t0);
     if (stopped) {          /* the IR at that point is the artifact */
         rc = write_ir(m, out, &a, &d) ? 1 : 0;
         goto out;

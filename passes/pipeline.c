@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 const Pass pass_pipeline[] = {
     { "dce", pass_dce, "remove nodes that no output, state write or input needs" },
@@ -60,13 +59,6 @@ static int check_list(const char *list, const char *option, int allow_all, Diag 
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int print_module(const Module *m, const PassOptions *o, int index, const char *when, const char *pass, Diag *d)
 {
     if (!o->print_dir) {
@@ -112,11 +104,11 @@ int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped)
                 print_module(m, o, i, "before", p->name, d))
                 return -1;
             int before = count_nodes(m);
-            double t = now();
+            double t = clock_seconds();
             int changed = p->run(m, d);
             if (changed < 0) return -1;
             if (o->time_passes)
-                fprintf(stderr, "kiln: pass %-16s %8.3f ms  %d changes, %d -> %d nodes\n", p->name, 1e3 * (now() - t),
+                fprintf(stderr, "kiln: pass %-16s %8.3f ms  %d changes, %d -> %d nodes\n", p->name, 1e3 * (clock_seconds() - t),
                         changed, before, count_nodes(m));
             if (o->verify) {
                 int errs = d->n_errors;

@@ -119,6 +119,10 @@ char *path_join(Arena *a, const char *base, const char *rel);
  * previous component; symlinks are not resolved), so neither needs to exist. */
 char *path_relative(Arena *a, const char *from_dir, const char *target);
 
+/* ---- time -------------------------------------------------------------------------- */
+
+double clock_seconds(void);     /* monotonic, for timings */
+
 /* ---- small text helpers ---------------------------------------------------- */
 
 /* The shortest decimal that reads back as exactly the same double. */
