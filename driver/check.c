@@ -52,9 +52,7 @@ int cmd_check(int argc, char **argv)
     int rc = 1;
     void *blob = NULL;
     size_t blob_size = 0;
-    if (m && m->tokenizer.kind && !strcmp(m->tokenizer.kind, "gpt2") &&
-        fe_gpt2_tokenizer_build(&d, path_join(&a, m->base_dir, m->tokenizer.files[0]),
-                                path_join(&a, m->base_dir, m->tokenizer.files[1]), &blob, &blob_size)) {
+    if (m && fe_model_tokenizer(m, &d, &blob, &blob_size)) {
         fe_release(m);
         m = NULL;
     }

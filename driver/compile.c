@@ -155,10 +155,7 @@ int cmd_compile(int argc, char **argv)
         } else {
             o.out = out;
         }
-        if (m->tokenizer.kind && !strcmp(m->tokenizer.kind, "gpt2") && (o.emit & EMIT_EXE) &&
-            fe_gpt2_tokenizer_build(&d, path_join(&a, m->base_dir, m->tokenizer.files[0]),
-                                    path_join(&a, m->base_dir, m->tokenizer.files[1]), &tok, &o.tokenizer_bytes))
-            goto out;
+        if ((o.emit & EMIT_EXE) && fe_model_tokenizer(m, &d, &tok, &o.tokenizer_bytes)) goto out;
         o.tokenizer = tok;
         if (backend_compile(m, &o, &d)) goto out;
         if (!quiet && (o.emit & EMIT_EXE)) fprintf(stderr, "wrote %s\n", o.out);

@@ -310,9 +310,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     size_t blob_size, len = 0;
-    if (fe_gpt2_tokenizer_build(&d, path_join(&a, m->base_dir, m->tokenizer.files[0]),
-                                path_join(&a, m->base_dir, m->tokenizer.files[1]), &blob, &blob_size))
-        goto out;
+    if (fe_model_tokenizer(m, &d, &blob, &blob_size)) goto out;
     RtTokenizer tok;
     int trc = rt_tok_open(blob, blob_size, &tok);
     KILN_ASSERT(trc == RT_TOK_OK);      /* we just built it */

@@ -69,6 +69,13 @@ void fe_release(Module *m);
  * out_path, which is then loaded back to check it. GPT-2 for now. */
 int fe_import_hf(Diag *d, const char *dir, const char *out_path);
 
+/* ---- the model's tokenizer ---------------------------------------------------------- */
+
+/* Builds the runtime table (runtime/tokenizer.h) of the tokenizer m names, its files taken
+ * relative to the model. *blob is NULL (and 0 returned) when the model names no tokenizer
+ * or one of a kind this kiln cannot build yet; -1 after reporting bad tokenizer files. */
+int fe_model_tokenizer(Module *m, Diag *d, void **blob, size_t *size);
+
 /* ---- GPT-2 byte-level BPE tokenizer files ---------------------------------------------- */
 
 #include "frontend/tokenizer_gpt2.h"

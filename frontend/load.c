@@ -149,6 +149,15 @@ fail:
     return NULL;
 }
 
+int fe_model_tokenizer(Module *m, Diag *d, void **blob, size_t *size)
+{
+    *blob = NULL;
+    *size = 0;
+    if (!m->tokenizer.kind || strcmp(m->tokenizer.kind, "gpt2") != 0) return 0;
+    return fe_gpt2_tokenizer_build(d, path_join(m->arena, m->base_dir, m->tokenizer.files[0]),
+                                   path_join(m->arena, m->base_dir, m->tokenizer.files[1]), blob, size);
+}
+
 void fe_release(Module *m)
 {
     if (!m) return;
