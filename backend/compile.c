@@ -47,17 +47,6 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-static int write_file(const char *path, const void *data, size_t n, Diag *d)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-        diag_file_error(d, path, "cannot write");
-        if (f) fclose(f);
-        return -1;
-    }
-    return 0;
-}
-
 int backend_compile(Module *m, const BackendOptions *o, Diag *d)
 {
     Arena a = { 0 };
@@ -144,7 +133,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
         const char *tok = NULL;
         if (o->tokenizer) {
             tok = arena_printf(&a, "%s/tokenizer.bin", tmp);
-            if (write_file(tok, o->tokenizer, o->tokenizer_bytes, d)) goto out;
+            if (file_write_all(d, tok, o->tokenizer, o->tokenizer_bytes)) goto out;
         }
         const char *stub = arena_printf(&a, "%s/blobs.S", tmp);
         if (blob_write_stub(stub, o->weights_external ? NULL : wpath, tok, cg.triple, d)) goto out;

@@ -123,17 +123,6 @@ static int parse_tokens(const char *s, int32_t **out, int *n)
     return 0;
 }
 
-static int write_file(Diag *d, const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-        diag_file_error(d, path, "cannot write: %s", strerror(errno));
-        if (f) fclose(f);
-        return -1;
-    }
-    return 0;
-}
-
 /* --inputs/--dump: every graph in order, inputs by name, all outputs written. */
 static int run_tensors(Module *m, Interp *in, Diag *d, const char *inputs_path, const char *dump_path, Arena *a)
 {
@@ -295,7 +284,7 @@ int cmd_run(int argc, char **argv)
         int k = prefill > 0 && prefill < n ? (int)prefill : n;
         int bad = run_tokens(&s, tokens, k, rows, NULL);
         for (int i = k; i < n && !bad; i++) bad = run_tokens(&s, tokens + i, 1, rows + (size_t)i * (size_t)s.vocab, NULL);
-        if (!bad && write_file(&d, logits_path, rows, (size_t)n * (size_t)s.vocab * sizeof *rows) == 0) rc = 0;
+        if (!bad && file_write_all(&d, logits_path, rows, (size_t)n * (size_t)s.vocab * sizeof *rows) == 0) rc = 0;
         free(rows);
         goto out;
     }

@@ -45,6 +45,22 @@ char *file_read_all(Diag *d, const char *path, size_t *len)
     return buf;
 }
 
+int file_write_all(Diag *d, const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    int e = errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        diag_file_error(d, path, "cannot write: %s", strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 int file_map(Diag *d, const char *path, MappedFile *m)
 {
     m->data = NULL;

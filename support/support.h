@@ -103,6 +103,10 @@ void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
  * `path: error: cannot read: <reason>` and returns NULL. */
 char *file_read_all(Diag *d, const char *path, size_t *len);
 
+/* Writes n bytes to path (created or truncated). On failure reports
+ * `path: error: cannot write: <reason>` and returns -1. */
+int file_write_all(Diag *d, const char *path, const void *data, size_t n);
+
 /* A read-only mapping of a whole file. An empty file maps to data == NULL, size 0. */
 typedef struct MappedFile {
     const uint8_t *data;
