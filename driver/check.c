@@ -65,17 +65,16 @@ int cmd_check(int argc, char **argv)
             bytes += (double)n * dtype_size(m->weights[i].dtype);
         }
         double state_bytes = 0;
+        int absurd = 0;
         for (int i = 0; i < m->n_states; i++) {
-            double n = 1;
-            for (int k = 0; k < m->states[i].shape.rank; k++) {
-                Dim dm = m->states[i].shape.d[k];
-                n *= (double)(dim_is_const(dm) ? dm.k : m->syms[dm.sym[0]].max + dm.k);
-            }
-            state_bytes += n * dtype_size(m->states[i].dtype);
+            int64_t n = shape_numel_at_bounds(m, &m->states[i].shape);
+            absurd |= n < 0;
+            state_bytes += (double)n * dtype_size(m->states[i].dtype);
         }
         char b1[32], b2[32];
         human(bytes, b1, sizeof b1);
         human(state_bytes, b2, sizeof b2);
+        if (absurd) snprintf(b2, sizeof b2, "over 2^40 elements");
         printf("%s: ok\n", path);
         printf("  model       %s%s%s%s\n", m->name, m->family ? " (" : "", m->family ? m->family : "", m->family ? ")" : "");
         printf("  parameters  %lld in %d tensors, %s\n", (long long)params, m->n_weights, b1);

@@ -104,6 +104,10 @@ bool dim_add(Dim a, Dim b, Dim *out);
 bool shape_eq(const Shape *a, const Shape *b);
 /* Number of elements when every dim is constant; -1 otherwise. */
 int64_t shape_numel_const(const Shape *s);
+/* Number of elements with every symbol at its bound (the most a run can need); -1 if that
+ * is absurd (over 2^40 per dim or in all). */
+struct Module;
+int64_t shape_numel_at_bounds(const struct Module *m, const Shape *s);
 
 /* ---- attributes ------------------------------------------------------------------- */
 

@@ -346,6 +346,20 @@ int64_t shape_numel_const(const Shape *s)
     return n;
 }
 
+int64_t shape_numel_at_bounds(const Module *m, const Shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++) {
+        int64_t v = s->d[i].k;
+        for (int t = 0; t < IR_DIM_TERMS; t++)
+            if (s->d[i].sym[t]) v += m->syms[s->d[i].sym[t]].max;
+        if (v < 0 || v > IR_MAX_EXTENT) return -1;
+        if (v && n > IR_MAX_EXTENT / v) return -1;
+        n *= v;
+    }
+    return n;
+}
+
 void ir_dim_str(const Module *m, Dim d, char *buf, size_t cap)
 {
     size_t len = 0;

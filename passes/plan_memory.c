@@ -13,21 +13,6 @@
 
 static uint64_t align_up(uint64_t x) { return (x + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
 
-/* Elements of s with every symbol at its bound; -1 if absurd. */
-static int64_t numel_at_bounds(const Module *m, const Shape *s)
-{
-    int64_t n = 1;
-    for (int i = 0; i < s->rank; i++) {
-        int64_t v = s->d[i].k;
-        for (int t = 0; t < IR_DIM_TERMS; t++)
-            if (s->d[i].sym[t]) v += m->syms[s->d[i].sym[t]].max;
-        if (v < 0 || v > IR_MAX_EXTENT) return -1;
-        if (v && n > IR_MAX_EXTENT / v) return -1;
-        n *= v;
-    }
-    return n;
-}
-
 typedef struct Region {
     uint64_t off, size;
     int owner;                  /* node id, -1 for a state */
@@ -47,7 +32,7 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
     uint64_t top = 0;
 
     for (int i = 0; i < m->n_states; i++) {
-        int64_t e = numel_at_bounds(m, &m->states[i].shape);
+        int64_t e = shape_numel_at_bounds(m, &m->states[i].shape);
         if (e < 0) {
             diag_error(d, m->states[i].loc, "state '%s' is too large to plan", m->states[i].name);
             rc = -1;
@@ -70,7 +55,7 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
         const Node *x = g->nodes[i];
         p->offset[i] = PLAN_NONE;
         if (x->op == OP_INPUT || x->op == OP_WEIGHT || x->op == OP_RESHAPE) continue;
-        int64_t e = numel_at_bounds(m, &x->shape);
+        int64_t e = shape_numel_at_bounds(m, &x->shape);
         if (e < 0 || (uint64_t)e * 4 > ((uint64_t)1 << 40)) {
             diag_error(d, x->loc, "%s '%s': its result is too large to plan", op_name(x->op), x->name);
             rc = -1;
