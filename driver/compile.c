@@ -32,7 +32,9 @@ static const char help[] =
     "  --print-after=P    print the IR after pass P (or all)\n"
     "  --print-dir=DIR    print into DIR/NN-before|after-P.kir instead\n"
     "  --stop-after=P     stop after pass P and write the IR to OUT (valid input again)\n"
-    "  --time-passes      each pass's time and the nodes it changed\n";
+    "  --time-passes      each pass's time and the nodes it changed\n"
+    "  --fusion-report[=FILE]  per fusion, sites fused out of candidates, and why each other\n"
+    "                     candidate was not (with its file:line); to standard error or FILE\n";
 
 /* "exe,asm" → mask; the first kind in *first. */
 static int parse_emit(const char *s, unsigned *mask, int *want_ir, unsigned *first)
@@ -75,6 +77,21 @@ static int write_ir(Module *m, const char *out, Arena *a, Diag *d)
     return 0;
 }
 
+static int write_report(const Module *m, const FusionReport *r, const char *to, Diag *d)
+{
+    FILE *f = strcmp(to, "-") ? fopen(to, "w") : stderr;
+    if (!f) {
+        diag_file_error(d, to, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    fusion_report_print(m, r, f);
+    if (f != stderr && fclose(f) != 0) {
+        diag_file_error(d, to, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_compile(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *emit = "exe", *v;
@@ -86,6 +103,8 @@ int cmd_compile(int argc, char **argv)
     o.opt_level = 3;
     o.eos_id = -1;
     int quiet = 0;
+    const char *report_to = NULL;       /* "-": standard error */
+    FusionReport report = { 0 };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -104,6 +123,8 @@ int cmd_compile(int argc, char **argv)
         else if ((v = opt_value(argc, argv, &i, "--print-dir"))) po.print_dir = v;
         else if ((v = opt_value(argc, argv, &i, "--stop-after"))) po.stop_after = v;
         else if (!strcmp(a, "--time-passes")) po.time_passes = 1;
+        else if (!strcmp(a, "--fusion-report")) report_to = "-";
+        else if (!strncmp(a, "--fusion-report=", 16) && a[16]) report_to = a + 16;
         else if ((v = opt_value(argc, argv, &i, "--emit"))) emit = v;
         else if ((v = opt_value(argc, argv, &i, "--target"))) o.triple = v;
         else if ((v = opt_value(argc, argv, &i, "--cpu"))) o.cpu = v;
@@ -137,7 +158,9 @@ int cmd_compile(int argc, char **argv)
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", clock_seconds() - t0);
     t0 = clock_seconds();
     int stopped;
+    if (report_to) po.report = &report;
     if (passes_run(m, &po, &d, &stopped)) goto out;
+    if (report_to && write_report(m, &report, report_to, &d)) goto out;
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "passes", clock_seconds() - t0);
     if (stopped) {          /* the IR at that point is the artifact */
         rc = write_ir(m, out, &a, &d) ? 1 : 0;
@@ -162,6 +185,7 @@ int cmd_compile(int argc, char **argv)
     }
     rc = 0;
 out:
+    fusion_report_free(&report);
     if (m) fe_release(m);
     free(tok);
     arena_free(&a);

@@ -41,9 +41,9 @@ static void node_key(const Module *m, const Node *n, char *buf, size_t cap)
     if (k < cap) snprintf(buf + k, cap - k, "|%s%s", dtype_name(n->dtype), shape);
 }
 
-int pass_cse(Module *m, Diag *d)
+int pass_cse(PassCtx *c)
 {
-    (void)d;
+    Module *m = c->m;
     int changed = 0;
     for (int gi = 0; gi < m->n_graphs; gi++) {
         Graph *g = m->graphs[gi];

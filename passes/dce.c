@@ -61,9 +61,9 @@ static int prune_weights(Module *m)
     return dropped;
 }
 
-int pass_dce(Module *m, Diag *d)
+int pass_dce(PassCtx *c)
 {
-    (void)d;
+    Module *m = c->m;
     int changed = 0;
     for (int gi = 0; gi < m->n_graphs; gi++) {
         Graph *g = m->graphs[gi];

@@ -12,9 +12,9 @@
 
 #include <stdlib.h>
 
-int pass_pack_weights(Module *m, Diag *d)
+int pass_pack_weights(PassCtx *c)
 {
-    (void)d;
+    Module *m = c->m;
     int changed = 0;
     for (int gi = 0; gi < m->n_graphs; gi++) {
         Graph *g = m->graphs[gi];

@@ -7,9 +7,32 @@
 
 /* ---- the pipeline ------------------------------------------------------------------- */
 
-/* A pass rewrites the module in place and returns the number of nodes it changed, or -1
- * after reporting a user error. */
-typedef int (*PassFn)(Module *m, Diag *d);
+/* What fusion passes found: per candidate site, fused or the reason it was not. Sites are
+ * copied (name, location), so they outlive the nodes a later pass removes. */
+typedef struct FusionSite {
+    const char *fusion;     /* "attention", "add+layernorm", ... */
+    const char *node;       /* the candidate's name: the node the pattern is rooted at */
+    Loc loc;
+    const char *why_not;    /* NULL: fused */
+} FusionSite;
+
+typedef struct FusionReport {
+    FusionSite *sites;
+    int n, cap;
+    const char *ran[16];    /* fusion passes that ran, in order, whether or not they fused */
+    int n_ran;
+} FusionReport;
+
+/* What a pass works on. report is NULL when no one asked for the fusion report. */
+typedef struct PassCtx {
+    Module *m;
+    Diag *d;
+    FusionReport *report;
+} PassCtx;
+
+/* A pass rewrites c->m in place and returns the number of nodes it changed, or -1 after
+ * reporting a user error. */
+typedef int (*PassFn)(PassCtx *c);
 
 typedef struct Pass {
     const char *name;       /* "dce": what --disable-pass and --print-after name */
@@ -30,6 +53,7 @@ typedef struct PassOptions {
     const char *stop_after;     /* stop the pipeline after this pass */
     int time_passes;            /* each pass's time and changes to stderr */
     int verify;                 /* run ir_verify after every pass (tests, debug builds) */
+    FusionReport *report;       /* filled by the fusion passes when not NULL */
 } PassOptions;
 
 /* Runs the pipeline. Unknown pass names in the options are user errors. Returns 0, or -1
@@ -38,9 +62,23 @@ typedef struct PassOptions {
 int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped);
 
 /* The passes (pass_*.c). */
-int pass_dce(Module *m, Diag *d);
-int pass_cse(Module *m, Diag *d);
-int pass_pack_weights(Module *m, Diag *d);
+int pass_dce(PassCtx *c);
+int pass_cse(PassCtx *c);
+int pass_pack_weights(PassCtx *c);
+
+/* ---- the fusion report (report.c) ----------------------------------------------------- */
+
+/* Records a candidate of fusion `fusion` rooted at node n: fused when why_not is NULL,
+ * else the reason, printf-style ("the mask is applied after the softmax"). A no-op when
+ * c->report is NULL. */
+void fusion_site(PassCtx *c, const char *fusion, const Node *n, const char *why_not, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Declares that a fusion pass ran (so "attention: 0/0" is printed, not left out). */
+void fusion_ran(PassCtx *c, const char *fusion);
+/* Prints `attention: 12/12` per fusion that ran, then each site not fused with its reason
+ * and file:line:col. */
+void fusion_report_print(const Module *m, const FusionReport *r, FILE *out);
+void fusion_report_free(FusionReport *r);
 
 /* Rewiring helpers for passes: every use of old (inputs and graph outputs) becomes new;
  * nodes flagged by keep[id] == 0 are dropped and the graph renumbered. */

@@ -105,7 +105,8 @@ int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped)
                 return -1;
             int before = count_nodes(m);
             double t = clock_seconds();
-            int changed = p->run(m, d);
+            PassCtx c = { m, d, o->report };
+            int changed = p->run(&c);
             if (changed < 0) return -1;
             if (o->time_passes)
                 fprintf(stderr, "kiln: pass %-16s %8.3f ms  %d changes, %d -> %d nodes\n", p->name, 1e3 * (clock_seconds() - t),
