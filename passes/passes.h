@@ -65,6 +65,8 @@ int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped);
 int pass_dce(PassCtx *c);
 int pass_cse(PassCtx *c);
 int pass_pack_weights(PassCtx *c);
+int pass_fuse_norm(PassCtx *c);
+int pass_fuse_attention(PassCtx *c);
 
 /* ---- the fusion report (report.c) ----------------------------------------------------- */
 
@@ -88,18 +90,28 @@ void ir_graph_keep(Graph *g, const char *keep);
 /* ---- the memory plan -------------------------------------------------------------------- */
 
 enum { PLAN_ALIGN = 64 };       /* every region starts on a cache line */
-#define PLAN_NONE UINT64_MAX    /* no storage of its own: input, weight, reshape (an alias) */
+#define PLAN_NONE UINT64_MAX    /* no storage of its own: input, weight, or an alias */
+
+/* Whether n is an alias: it names bytes of its input's storage instead of having its own.
+ * A reshape names all of them; a take along axis 0 one contiguous block, `index` blocks of
+ * its own size in (how the two results of a fused norm are read: no kernel, no copy). */
+bool plan_is_alias(const Node *n);
 
 /* Where every value of one graph and every state of the module live in the arena, planned
  * with each symbol at its bound. States come first and stay for the program's life; then
  * each node's result takes the lowest free region that fits, and gives it back after its
- * last reader (reshapes extend their source's life). */
+ * last reader (an alias extends its source's life, through chains of aliases). */
 typedef struct MemPlan {
     uint64_t arena_bytes;
     uint64_t *offset;           /* (n_nodes) by node id; PLAN_NONE for no storage */
     uint64_t *bytes;            /* (n_nodes) size at the bounds */
     uint64_t *state_offset;     /* (n_states) */
-    const Node **alias_of;      /* (n_nodes) the node whose storage a reshape uses, or itself */
+    const Node **alias_of;      /* (n_nodes) the node whose storage an alias lies in, or itself */
+    uint64_t *alias_offset;     /* (n_nodes) an alias's bytes from the start of alias_of's, with
+                                   every symbol at its bound (0 for itself and for reshapes).
+                                   A take of a symbolic shape lies nearer the start in a run
+                                   with smaller symbols: the backend recomputes the offset with
+                                   the run's values, index × the take's size */
 } MemPlan;
 
 /* Plans g. A value too large to plan (over 2^40 bytes) is a user error at its node. */

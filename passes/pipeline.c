@@ -13,6 +13,8 @@ const Pass pass_pipeline[] = {
     { "dce", pass_dce, "remove nodes that no output, state write or input needs" },
     { "cse", pass_cse, "merge nodes with the same op, inputs, attributes and type" },
     { "pack-weights", pass_pack_weights, "read [in, out] weights of matmuls transposed, as [out, in] (tb=1)" },
+    { "fuse-attention", pass_fuse_attention, "q·kᵀ, scale, mask, softmax and ·v into one attention kernel" },
+    { "fuse-norm", pass_fuse_norm, "a residual add and the layernorm or rmsnorm of its sum into one kernel giving both" },
     { "dce-late", pass_dce, "remove what cse and pack-weights left unused, weights included" },
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof pass_pipeline[0]);

@@ -3,15 +3,38 @@
  * Sizes are taken with every symbol at its bound (the executable never needs more). States
  * are placed first and never freed. Nodes are then visited in order: a node's result takes
  * the lowest free gap large enough (first fit over a list of live regions sorted by offset)
- * and is released once its last reader has run; graph outputs live to the end. A reshape
- * owns no storage: it names its source's, and keeps that alive as long as it is read.
- * Inputs and weights live outside the arena. O(n * live) — a few thousand nodes. */
+ * and is released once its last reader has run; graph outputs live to the end. Aliases
+ * own no storage: a reshape names its source's bytes, a take along axis 0 the block of
+ * them at its index (alias_offset), e.g. the sum and the norm of a fused add+norm
+ * (2, batch, seq, d) at 0 and batch·seq·d·4 bytes. Either keeps the storage it lies in
+ * alive as long as it is read, through chains (a reshape of a take of ...). Inputs and
+ * weights live outside the arena. O(n * live) — a few thousand nodes. */
 #include "passes/passes.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static uint64_t align_up(uint64_t x) { return (x + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
+
+bool plan_is_alias(const Node *n)
+{
+    if (n->op == OP_RESHAPE) return true;
+    if (n->op != OP_TAKE) return false;
+    int64_t axis = ir_attr_int(n, A_axis, 0);
+    return axis == 0 || axis == -(int64_t)n->in[0]->shape.rank;
+}
+
+/* Bytes from the start of alias x's input to x's first element, every symbol at its bound:
+ * 0 for a reshape; for a take along axis 0, index (from the end when negative) times the
+ * take's own size. -1 when that size is absurd. */
+static int64_t alias_step_at_bounds(const Module *m, const Node *x)
+{
+    if (x->op == OP_RESHAPE) return 0;
+    int64_t index = ir_attr_int(x, A_index, 0), numel = shape_numel_at_bounds(m, &x->shape);
+    int64_t extent = shape_numel_at_bounds(m, &(Shape){ 1, { x->in[0]->shape.d[0] } });
+    if (numel < 0 || extent < 0) return -1;
+    return (index < 0 ? index + extent : index) * numel * 4;
+}
 
 typedef struct Region {
     uint64_t off, size;
@@ -26,6 +49,7 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
     p->bytes = xcalloc((size_t)n + 1, sizeof *p->bytes);
     p->state_offset = xcalloc((size_t)m->n_states + 1, sizeof *p->state_offset);
     p->alias_of = xcalloc((size_t)n + 1, sizeof *p->alias_of);
+    p->alias_offset = xcalloc((size_t)n + 1, sizeof *p->alias_offset);
     int *last = xcalloc((size_t)n + 1, sizeof *last);
     Region *live = xcalloc((size_t)n + (size_t)m->n_states + 1, sizeof *live);
     int n_live = 0, rc = 0;
@@ -42,10 +66,20 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
         live[n_live++] = (Region){ top, align_up((uint64_t)e * 4), -1 };
         top += align_up((uint64_t)e * 4);
     }
-    /* last reader of each node's storage (through reshape aliases) */
+    /* the storage each node lies in, and its last reader (through aliases) */
     for (int i = 0; i < n; i++) {
         const Node *x = g->nodes[i];
-        p->alias_of[i] = x->op == OP_RESHAPE ? p->alias_of[x->in[0]->id] : x;
+        p->alias_of[i] = x;
+        if (plan_is_alias(x)) {
+            int64_t step = alias_step_at_bounds(m, x);
+            if (step < 0) {
+                diag_error(d, x->loc, "%s '%s': its result is too large to plan", op_name(x->op), x->name);
+                rc = -1;
+                goto out;
+            }
+            p->alias_of[i] = p->alias_of[x->in[0]->id];
+            p->alias_offset[i] = p->alias_offset[x->in[0]->id] + (uint64_t)step;
+        }
         last[i] = i;
         for (int j = 0; j < x->n_in; j++) last[p->alias_of[x->in[j]->id]->id] = i;
     }
@@ -54,7 +88,7 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
     for (int i = 0; i < n; i++) {
         const Node *x = g->nodes[i];
         p->offset[i] = PLAN_NONE;
-        if (x->op == OP_INPUT || x->op == OP_WEIGHT || x->op == OP_RESHAPE) continue;
+        if (x->op == OP_INPUT || x->op == OP_WEIGHT || plan_is_alias(x)) continue;
         int64_t e = shape_numel_at_bounds(m, &x->shape);
         if (e < 0 || (uint64_t)e * 4 > ((uint64_t)1 << 40)) {
             diag_error(d, x->loc, "%s '%s': its result is too large to plan", op_name(x->op), x->name);
@@ -101,5 +135,6 @@ void mem_plan_free(MemPlan *p)
     free(p->bytes);
     free(p->state_offset);
     free(p->alias_of);
+    free(p->alias_offset);
     memset(p, 0, sizeof *p);
 }
