@@ -29,6 +29,8 @@ typedef struct BackendOptions {
     const void *tokenizer;      /* tokenizer blob (runtime/tokenizer.h) to embed, or NULL */
     size_t tokenizer_bytes;
     int64_t eos_id;             /* end-of-text when the model has no `eos` parameter; -1: none */
+    int capture;                /* 1: forward calls kiln_capture after every node (kiln diff;
+                                   backend/capture.c); 0: no call is emitted */
 } BackendOptions;
 
 /* Compiles m (verified, weights bound) as options say. User errors (unknown target or CPU,

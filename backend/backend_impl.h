@@ -50,6 +50,7 @@ typedef struct Cg {
     char *triple, *cpu;         /* as the target machine was made */
     int own_ctx;                /* cg_init made ctx (else the caller's, e.g. a JIT's) */
     int module_taken;           /* mod was handed over (to a JIT): do not dispose it */
+    int capture;                /* BackendOptions.capture: emit kiln_capture calls */
 } Cg;
 
 /* backend/target.c: the target machine for o (triple, CPU, features, opt level, PIC) and

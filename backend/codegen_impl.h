@@ -20,6 +20,10 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
                              const Node *logits);
 void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f);
 
+/* capture.c: kiln_capture(n's index, y, n's bytes at this call's symbols symv) after node
+ * n, for `kiln diff`; nothing for inputs and weights. */
+void cg_emit_capture(Cg *cg, const Node *n, LLVMValueRef y, LLVMValueRef const *symv);
+
 /* blobs.c: the weights as one f32 blob (64-byte aligned tensors) written to path, with each
  * weight's offset, its check value and its full hash (runtime/runtime.h). */
 int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,

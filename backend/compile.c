@@ -109,6 +109,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
 
     /* code */
     if (cg_init(&cg, m, o, d)) goto out;
+    cg.capture = o->capture;
     LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, logits);
     cg_emit_model_record(&cg, fwd, &facts);
     /* kernels are the module's own: internal, so LLVM may inline and specialize them */

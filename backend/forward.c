@@ -4,8 +4,10 @@
  *
  * binds the symbols (batch = 1, seq, past; every other symbol at its bound), then calls one
  * kernel per node in graph order, each on pointers into the arena (planned by
- * pass_plan_memory), the weights blob (offsets from the blob layout) or the tokens. Reshapes
- * cost nothing: they name their source's storage. The result is the `logits` output.
+ * pass_plan_memory), the weights blob (offsets from the blob layout) or the tokens. Aliases
+ * (plan_is_alias) cost nothing: a reshape names its source's storage, a take along axis 0
+ * the block at index × its size in it, sized with this call's symbols (the sum and the norm
+ * of a fused add+norm). The result is the `logits` output.
  * Values and calls carry the node names, so the emitted IR reads like the model.
  *
  * Threads (runtime/model.h). Each call site computes the node's work at this call's symbol
@@ -84,8 +86,9 @@ static void node_cost(const Node *n, Cost *c)
     c->factor = 1;
     c->n = 0;
     switch (n->op) {
-    case OP_MATMUL: {                       /* M·N·K, times the batch */
+    case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR: {    /* M·N·K, times the batch; 2 products gated */
         const Shape *a = &n->in[0]->shape;
+        c->factor = n->op == OP_GATED_LINEAR ? 2 : 1;
         cost_dims(c, y, 0, y->rank);
         c->d[c->n++] = a->d[a->rank - 1];
         return;
@@ -149,6 +152,23 @@ static LLVMValueRef at(Cg *cg, LLVMValueRef base, uint64_t off, const char *name
     return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), base, &idx, 1, name);
 }
 
+/* The storage of alias n, whose input's storage is at src: src itself for a reshape,
+ * src + index × (the take's size at this call's symbols) × 4 bytes for a take along axis 0. */
+static LLVMValueRef alias_ptr(Cg *cg, const Node *n, LLVMValueRef src, LLVMValueRef const *symv)
+{
+    if (n->op == OP_RESHAPE) return src;
+    int64_t index = ir_attr_int(n, A_index, 0);
+    LLVMValueRef bytes = i64c(cg, 0);           /* index 0: the start of src */
+    if (index != 0) {
+        bytes = index > 0 ? i64c(cg, (uint64_t)index * 4)
+                          : LLVMBuildMul(cg->b, LLVMBuildNSWAdd(cg->b, dim_value(cg, n->in[0]->shape.d[0], symv),
+                                                                LLVMConstInt(cg->t_i64, (uint64_t)index, 1), ""),
+                                         i64c(cg, 4), "");
+        for (int i = 0; i < n->shape.rank; i++) bytes = LLVMBuildMul(cg->b, bytes, dim_value(cg, n->shape.d[i], symv), "");
+    }
+    return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), src, &bytes, 1, n->name);
+}
+
 LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
                              const Node *logits)
 {
@@ -192,6 +212,8 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     LLVMValueRef null = LLVMConstNull(cg->t_ptr);
     LLVMValueRef *ptr = xcalloc((size_t)g->n_nodes + 1, sizeof *ptr);
     for (int i = 0; i < g->n_nodes; i++) {
+        /* kiln diff: the node before is complete here, whichever way it was lowered */
+        if (cg->capture && i > 0) cg_emit_capture(cg, g->nodes[i - 1], ptr[i - 1], symv);
         const Node *n = g->nodes[i];
         switch (n->op) {
         case OP_INPUT:
@@ -200,8 +222,9 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         case OP_WEIGHT:
             ptr[i] = at(cg, weights, weight_offset[n->ref], n->name);
             continue;
-        case OP_RESHAPE:
-            ptr[i] = ptr[n->in[0]->id];
+        case OP_RESHAPE: case OP_TAKE:
+            if (!plan_is_alias(n)) break;
+            ptr[i] = alias_ptr(cg, n, ptr[n->in[0]->id], symv);
             continue;
         default:
             break;
@@ -247,6 +270,7 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         LLVMBuildBr(cg->b, bjoin);
         LLVMPositionBuilderAtEnd(cg->b, bjoin);
     }
+    if (cg->capture && g->n_nodes > 0) cg_emit_capture(cg, g->nodes[g->n_nodes - 1], ptr[g->n_nodes - 1], symv);
     LLVMBuildRet(cg->b, ptr[logits->id]);
     free(ptr);
     return fn;
@@ -281,7 +305,7 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f)
     LLVMStructSetBody(ty, fields, sizeof fields / sizeof fields[0], 0);
     LLVMValueRef vals[] = {
         LLVMConstInt(u32, KILN_ABI_VERSION, 0),
-        LLVMConstInt(u32, 0, 0),
+        LLVMConstInt(u32, cg->capture ? KILN_MODEL_CAPTURE : 0, 0),
         cstring(cg, f->name, "kiln.name"),
         cstring(cg, KILN_VERSION, "kiln.version"),
         cstring(cg, cg->triple, "kiln.target"),

@@ -8,23 +8,38 @@
  * MASK, per row of scores (b, h, i): a vector loop over j comparing <j, j+1, ..> against
  * lo and hi (and loading valid as a vector of i32) and selecting x or -inf.
  *
- * ATTENTION, q (b, h, s, d), k and v (b, kvh, t, d | dv), query head h reading key/value
- * head h / (h_count / kvh) (GQA without copying): for each query row, a scratch row of t
- * scores on the stack (one dynamic alloca of t floats per call, in the entry block), each
- * visible score a dot product of d (km_dot: vector accumulators, reassociated horizontal
- * sum) rounded as the unfused chain rounds it — float(float(q.k) * scale), the scale in
- * f64 as SCALE would apply it — and hidden ones -inf; then the row's softmax in place
- * (kn_softmax_row: an all -inf row gives zeros), then y = p · V as a row times a matrix
- * (km_row_times: y pieces in vector registers, p_j splatted, accumulated over j). Two
- * passes over the scores rather than an online softmax: simple, and the scratch is small
- * (t floats). Flash-style tiling is a later step.
+ * ATTENTION, flash style: q (B, H, S, D), k and v (B, KH, T, D | DV), query head h reading
+ * key/value head h / G, G = H / KH (GQA without copying). The query rows of one (b, kv head)
+ * are its G heads times S, ordered (i, g) — i major — and cut in blocks of ATT_ROWS rows
+ * (decode with G >= ATT_ROWS: heads sharing a kv head; prefill: consecutive queries). A
+ * block walks the keys in tiles of ATT_TILE, aligned at multiples of ATT_TILE from key 0,
+ * skipping the tiles that causal and window hide from all its rows, and for each tile:
+ *   scores  s (rows, tile) on the stack: each q·k a dot product of vector pieces over D
+ *           (K's piece loaded once for all rows), the vw partial-sum vectors of vw keys
+ *           reduced together by a transposing tree (pairs of lanes added, log2 vw levels)
+ *           into one vector of vw scores; times scale in f32; hidden ones -inf;
+ *   online  per row: m' = max(m, max s), p = e^(s - m') (kl_exp, vector), l' = l e^(m - m')
+ *           + sum p; a row with nothing visible yet uses 0 for m' (so e^(-inf) = 0, never
+ *           -inf - -inf);
+ *   values  y = y e^(m - m') + p · V_tile straight into the output rows (b, h, i, DV), as
+ *           km_row_times does: panels of vectors of DV in registers for every row of the
+ *           block, each piece of V loaded once for all rows, p splatted.
+ * At the end y /= l, or zeros for a row that saw no visible key (l = 0). The only scratch is
+ * the scores (ATT_ROWS, ATT_TILE) and (m, l) per row: nothing grows with T or S. The rows left
+ * over (fewer than ATT_ROWS, e.g. decode's single row per head) run the same code one row
+ * at a time. A row's arithmetic does not depend on its block: tiles are aligned to key 0 and
+ * cut at T only, and a tile a row sees entirely hidden changes nothing (max with -inf, alpha
+ * = e^0 = 1 exactly, p = 0); so shares give bit-identical results. Against the interpreter
+ * (f64 softmax, f64 sums): ~4e-7 relative to sum p |v| (tests/backend/test_kernels.c).
  *
- * Shares (the contract's part, parts): attention splits the flattened query rows
- * (B, H, S) — decode's S = 1 gives heads to parts; mask the rows (B, H, Q), or pieces of
- * vw keys of every row when there are fewer than 4 rows per part. */
+ * Shares (the contract's part, parts): attention splits the blocks (B, KH, blocks) —
+ * decode gives heads to parts (a kv head's group of heads with GQA); never the keys of a
+ * row, which would split a reduction. Mask splits the rows (B, H, Q), or pieces of vw keys
+ * of every row when there are fewer than 4 rows per part. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct Vis {
     LLVMValueRef lo, hi;            /* visible range of this query (i64) */
@@ -89,48 +104,326 @@ void kern_mask(K *k)
     kl_next(k, &rl, NULL);
 }
 
+enum {
+    ATT_TILE = 128,     /* keys per tile: the scores of a tile are the only scratch */
+    ATT_ROWS = 4,       /* query rows per block: each K and V tile loaded serves them all */
+};
+
+/* A block of query rows of one (b, kv head), and the tile being processed. */
+typedef struct Blk {
+    int rows;                               /* ATT_ROWS, or 1 for the rows left over */
+    LLVMValueRef q[ATT_ROWS], y[ATT_ROWS];  /* each row's query (D) and output (DV) */
+    LLVMValueRef lo[ATT_ROWS], hi[ATT_ROWS];/* each row's visible range (vis_range) */
+    LLVMValueRef vrow;                      /* valid (T) of batch row b (i32), or NULL */
+    LLVMValueRef Kb, Vb;                    /* the kv head's keys (T, D) and values (T, DV) */
+    LLVMValueRef T, D, DV, scale;
+    LLVMValueRef sc;                        /* (ATT_ROWS, ATT_TILE): scores, then p */
+    LLVMValueRef ml;                        /* (ATT_ROWS, 2): running max m, running sum l */
+    LLVMValueRef j0, n;                     /* the tile: keys [j0, j0 + n) */
+    LLVMValueRef alpha[ATT_ROWS];           /* e^(m - m'): the rescale of the old y and l */
+    LLVMValueRef mref;                      /* exp_step: the row's reference max m' */
+    LLVMValueRef prow;                      /* exp_step: the row's scores in sc */
+} Blk;
+
+static LLVMValueRef sc_at(K *k, int r, LLVMValueRef j)
+{
+    return kl_add(k, kl_i64(k, (int64_t)r * ATT_TILE), j);
+}
+
+/* part[r] = a vector whose lanes sum to q_r · k_key for rows [r0, r1): whole vectors of D
+ * multiplied and accumulated lane by lane, the last D % vw products summed into lane 0. */
+static void dot_lanes(K *k, Blk *bk, int r0, int r1, LLVMValueRef key, LLVMValueRef *part)
+{
+    LLVMValueRef krow = kl_gep(k, k->f32, bk->Kb, kl_mul(k, key, bk->D));     /* (D) */
+    LLVMValueRef acc[ATT_ROWS], next[ATT_ROWS];
+    int nr = r1 - r0;
+    for (int r = 0; r < nr; r++) acc[r] = kl_f32(k, 0, k->vw);
+    KLoop dl;
+    kl_for(k, &dl, kl_i64(k, 0), bk->D, k->vw, nr, acc);
+    LLVMValueRef kv = kl_loadf(k, krow, dl.i, k->vw);
+    for (int r = 0; r < nr; r++) next[r] = kl_fmuladd(k, kl_loadf(k, bk->q[r0 + r], dl.i, k->vw), kv, dl.v[r]);
+    kl_next(k, &dl, next);
+    for (int r = 0; r < nr; r++) part[r0 + r] = dl.v[r];
+    if (LLVMIsConstant(bk->D) && LLVMConstIntGetSExtValue(bk->D) % k->vw == 0) return;
+    for (int r = 0; r < nr; r++) acc[r] = kl_f32(k, 0, 1);
+    KLoop tl;
+    kl_for(k, &tl, dl.i, bk->D, 1, nr, acc);
+    LLVMValueRef ks = kl_loadf(k, krow, tl.i, 1);
+    for (int r = 0; r < nr; r++) next[r] = kl_fmuladd(k, kl_loadf(k, bk->q[r0 + r], tl.i, 1), ks, tl.v[r]);
+    kl_next(k, &tl, next);
+    LLVMValueRef zero = kl_f32(k, 0, k->vw), lane0 = LLVMConstInt(k->i32, 0, 0);
+    for (int r = 0; r < nr; r++)
+        part[r0 + r] = LLVMBuildFAdd(k->b, part[r0 + r], LLVMBuildInsertElement(k->b, zero, tl.v[r], lane0, ""), "");
+}
+
+/* Two vectors of partial sums (a's keys, then b's) to one: lanes 2i and 2i+1 of (a, b)
+ * added into lane i, so the keys stay in order and each gets half as many lanes. */
+static LLVMValueRef add_pairs(K *k, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMValueRef even[64], odd[64];
+    for (int i = 0; i < k->vw; i++) {
+        even[i] = LLVMConstInt(k->i32, (unsigned long long)(2 * i), 0);
+        odd[i] = LLVMConstInt(k->i32, (unsigned long long)(2 * i + 1), 0);
+    }
+    LLVMValueRef e = LLVMBuildShuffleVector(k->b, a, b, LLVMConstVector(even, (unsigned)k->vw), "");
+    LLVMValueRef o = LLVMBuildShuffleVector(k->b, a, b, LLVMConstVector(odd, (unsigned)k->vw), "");
+    return LLVMBuildFAdd(k->b, e, o, "");
+}
+
+/* dots[r] = <q_r · k_key, q_r · k_key+1, ..., q_r · k_key+vw-1> for rows [r0, r1): the
+ * keys' partial-sum vectors merged as they come, like a binary counter (two at the same
+ * level are added pairwise), so at most log2 vw + 1 of them are live per row. */
+static void dot_group(K *k, Blk *bk, int r0, int r1, LLVMValueRef key, LLVMValueRef *dots)
+{
+    LLVMValueRef stack[ATT_ROWS][8];
+    int level[8], depth = 0;
+    for (int e = 0; e < k->vw; e++) {
+        LLVMValueRef part[ATT_ROWS];
+        dot_lanes(k, bk, r0, r1, kl_add(k, key, kl_i64(k, e)), part);
+        for (int r = r0; r < r1; r++) stack[r][depth] = part[r];
+        level[depth++] = 0;
+        while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
+            for (int r = r0; r < r1; r++) stack[r][depth - 2] = add_pairs(k, stack[r][depth - 2], stack[r][depth - 1]);
+            level[depth - 2]++;
+            depth--;
+        }
+        KILN_ASSERT(depth < 8);
+    }
+    KILN_ASSERT(depth == 1);
+    for (int r = r0; r < r1; r++) dots[r] = stack[r][0];
+}
+
+/* Scores of the tile's keys [g, g + lanes) for rows [r0, r1): scaled, hidden ones -inf,
+ * stored to sc; mx[r] (lanes wide) takes their maximum. */
+static void score_keys(K *k, Blk *bk, int r0, int r1, LLVMValueRef g, int lanes, LLVMValueRef *mx)
+{
+    LLVMValueRef key = kl_add(k, bk->j0, g), dots[ATT_ROWS];
+    if (lanes == 1) {
+        dot_lanes(k, bk, r0, r1, key, dots);
+        for (int r = r0; r < r1; r++) dots[r] = kl_hsum(k, dots[r]);
+    } else {
+        dot_group(k, bk, r0, r1, key, dots);
+    }
+    for (int r = r0; r < r1; r++) {
+        Vis v = { bk->lo[r], bk->hi[r], bk->vrow, NULL, NULL };
+        LLVMValueRef s = LLVMBuildFMul(k->b, dots[r], kl_splat(k, bk->scale, lanes), "");
+        s = LLVMBuildSelect(k->b, visible(k, &v, key, lanes), s, kl_f32(k, -INFINITY, lanes), "score");
+        kl_store(k, s, bk->sc, sc_at(k, r, g));
+        mx[r - r0] = kl_intr(k, "llvm.maxnum", mx[r - r0], s);
+    }
+}
+
+/* The tile's scores of rows [r0, r1) into sc; tmax[r] their maximum (-inf when all are
+ * hidden). */
+static void tile_scores_rows(K *k, Blk *bk, int r0, int r1, LLVMValueRef *tmax)
+{
+    LLVMValueRef mx[ATT_ROWS];
+    int nr = r1 - r0;
+    for (int r = 0; r < nr; r++) mx[r] = kl_f32(k, -INFINITY, k->vw);
+    KLoop gl, sl;
+    kl_for(k, &gl, kl_i64(k, 0), bk->n, k->vw, nr, mx);
+    memcpy(mx, gl.v, sizeof mx);
+    score_keys(k, bk, r0, r1, gl.i, k->vw, mx);
+    kl_next(k, &gl, mx);
+    for (int r = 0; r < nr; r++) mx[r] = kl_hmax(k, gl.v[r]);
+    kl_for(k, &sl, gl.i, bk->n, 1, nr, mx);
+    memcpy(mx, sl.v, sizeof mx);
+    score_keys(k, bk, r0, r1, sl.i, 1, mx);
+    kl_next(k, &sl, mx);
+    for (int r = 0; r < nr; r++) tmax[r0 + r] = sl.v[r];
+}
+
+/* The tile's scores of every row, in passes over the tile of as many rows as keep their
+ * query vectors and trees in registers (32 vector registers with vw = 16, else 16): each
+ * pass reads the K tile again, from L1. */
+static void tile_scores(K *k, Blk *bk, LLVMValueRef *tmax)
+{
+    int64_t qv = LLVMIsConstant(bk->D) ? (LLVMConstIntGetSExtValue(bk->D) + k->vw - 1) / k->vw : 4;
+    int tree = 1, regs = k->vw >= 16 ? 32 : 16, per = bk->rows;
+    for (int w = 1; w < k->vw; w *= 2) tree++;
+    while (per > 1 && per * (qv + tree) + qv > regs - 2) per /= 2;
+    for (int r = 0; r < bk->rows; r += per) tile_scores_rows(k, bk, r, r + per, tmax);
+}
+
+/* p = e^(s - m'); acc += p */
+static LLVMValueRef exp_step(K *k, void *ctx, LLVMValueRef j, int lanes, LLVMValueRef acc)
+{
+    Blk *bk = ctx;
+    LLVMValueRef p = kl_exp(k, LLVMBuildFSub(k->b, kl_loadf(k, bk->prow, j, lanes), kl_splat(k, bk->mref, lanes), ""));
+    kl_store(k, p, bk->prow, j);
+    return LLVMBuildFAdd(k->b, acc, p, "");
+}
+
+/* The online softmax step of every row: m' = max(m, tile max), alpha = e^(m - m'),
+ * scores to p = e^(s - m') in place, l' = l alpha + sum p. While a row has seen nothing
+ * visible, m' = -inf and 0 stands in for it: alpha = p = 0, l stays 0. */
+static void tile_softmax(K *k, Blk *bk, const LLVMValueRef *tmax)
+{
+    for (int r = 0; r < bk->rows; r++) {
+        LLVMValueRef pm = kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r)), pl = kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r + 1));
+        LLVMValueRef m = LLVMBuildLoad2(k->b, k->f32, pm, "m"), l = LLVMBuildLoad2(k->b, k->f32, pl, "l");
+        LLVMValueRef mn = kl_intr(k, "llvm.maxnum", m, tmax[r]);
+        LLVMValueRef none = LLVMBuildFCmp(k->b, LLVMRealOEQ, mn, kl_f32(k, -INFINITY, 1), "");
+        bk->mref = LLVMBuildSelect(k->b, none, kl_f32(k, 0, 1), mn, "mref");
+        bk->alpha[r] = kl_exp(k, LLVMBuildFSub(k->b, m, bk->mref, ""));
+        bk->prow = kl_gep(k, k->f32, bk->sc, kl_i64(k, (int64_t)r * ATT_TILE));
+        LLVMValueRef sum = kl_reduce(k, KR_SUM, kl_i64(k, 0), bk->n, 2, exp_step, bk);
+        LLVMBuildStore(k->b, mn, pm);
+        LLVMBuildStore(k->b, kl_fmuladd(k, l, bk->alpha[r], sum), pl);
+    }
+}
+
+/* y_r[c..) = y_r[c..) alpha_r + sum_j p_rj V[j0 + j, c..) for columns from c0 in panels of
+ * nv vectors of `lanes`, every row's panel in registers over the tile; returns the first
+ * column not done. */
+static LLVMValueRef tile_values_pass(K *k, Blk *bk, LLVMValueRef c0, int lanes, int nv)
+{
+    int na = bk->rows * nv;
+    KILN_ASSERT(na <= KL_MAX_CARRY);
+    KLoop cl, jl;
+    kl_for(k, &cl, c0, bk->DV, (int64_t)lanes * nv, 0, NULL);
+    LLVMValueRef acc[KL_MAX_CARRY], next[KL_MAX_CARRY], col[4];
+    for (int v = 0; v < nv; v++) col[v] = kl_add(k, cl.i, kl_i64(k, (int64_t)v * lanes));
+    for (int r = 0; r < bk->rows; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r * nv + v] = LLVMBuildFMul(k->b, kl_loadf(k, bk->y[r], col[v], lanes), kl_splat(k, bk->alpha[r], lanes), "");
+    kl_for(k, &jl, kl_i64(k, 0), bk->n, 1, na, acc);
+    LLVMValueRef vrow = kl_gep(k, k->f32, bk->Vb, kl_mul(k, kl_add(k, bk->j0, jl.i), bk->DV));     /* (DV) */
+    LLVMValueRef p[ATT_ROWS];
+    for (int r = 0; r < bk->rows; r++) p[r] = kl_splat(k, kl_loadf(k, bk->sc, sc_at(k, r, jl.i), 1), lanes);
+    for (int v = 0; v < nv; v++) {
+        LLVMValueRef x = kl_loadf(k, vrow, col[v], lanes);
+        for (int r = 0; r < bk->rows; r++) next[r * nv + v] = kl_fmuladd(k, p[r], x, jl.v[r * nv + v]);
+    }
+    kl_next(k, &jl, next);
+    for (int r = 0; r < bk->rows; r++)
+        for (int v = 0; v < nv; v++) kl_store(k, jl.v[r * nv + v], bk->y[r], col[v]);
+    kl_next(k, &cl, NULL);
+    return cl.i;
+}
+
+/* y = y alpha + p · V_tile: panels of vectors (4 with 32 registers, 2 with 16 when 4 rows
+ * share them), then single vectors, then single columns. */
+static void tile_values(K *k, Blk *bk)
+{
+    int panel = bk->rows == 1 || k->vw >= 16 ? 4 : 2;
+    LLVMValueRef c = tile_values_pass(k, bk, kl_i64(k, 0), k->vw, panel);
+    c = tile_values_pass(k, bk, c, k->vw, 1);
+    tile_values_pass(k, bk, c, 1, 1);
+}
+
+static void zero_body(K *k, void *ctx, LLVMValueRef j, int lanes)
+{
+    kl_store(k, kl_f32(k, 0, lanes), ctx, j);
+}
+
+typedef struct Norm {
+    LLVMValueRef y, l, none;
+} Norm;
+
+/* y /= l, or 0 when the row saw nothing (l = 0) */
+static void norm_body(K *k, void *ctx, LLVMValueRef j, int lanes)
+{
+    Norm *nm = ctx;
+    LLVMValueRef y = LLVMBuildFDiv(k->b, kl_loadf(k, nm->y, j, lanes), kl_splat(k, nm->l, lanes), "");
+    kl_store(k, LLVMBuildSelect(k->b, kl_splat(k, nm->none, lanes), kl_f32(k, 0, lanes), y, ""), nm->y, j);
+}
+
+/* The block's rows from y = 0, m = -inf, l = 0 over the tiles its rows can see. */
+static void attend_block(K *k, Blk *bk)
+{
+    for (int r = 0; r < bk->rows; r++) {
+        LLVMBuildStore(k->b, kl_f32(k, -INFINITY, 1), kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r)));
+        LLVMBuildStore(k->b, kl_f32(k, 0, 1), kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r + 1)));
+        kl_vloop(k, kl_i64(k, 0), bk->DV, zero_body, bk->y[r]);
+    }
+    /* tiles [tlo, thi) cover the keys some row sees: [lo of the first row, hi of the last) */
+    LLVMValueRef zero = kl_i64(k, 0), tile = kl_i64(k, ATT_TILE);
+    LLVMValueRef klo = kl_smax(k, bk->lo[0], zero), khi = kl_smax(k, kl_smin(k, bk->hi[bk->rows - 1], bk->T), zero);
+    LLVMValueRef tlo = kl_sdiv(k, klo, tile), thi = kl_sdiv(k, kl_add(k, khi, kl_i64(k, ATT_TILE - 1)), tile);
+    KLoop tl;
+    kl_for(k, &tl, tlo, thi, 1, 0, NULL);
+    bk->j0 = kl_mul(k, tl.i, tile);
+    /* the tile's keys: to T, and to the last whole vector holding a key some row sees */
+    LLVMValueRef seen = kl_mul(k, kl_sdiv(k, kl_add(k, kl_sub(k, khi, bk->j0), kl_i64(k, k->vw - 1)), kl_i64(k, k->vw)), kl_i64(k, k->vw));
+    bk->n = kl_smin(k, kl_smin(k, tile, kl_sub(k, bk->T, bk->j0)), seen);
+    LLVMValueRef tmax[ATT_ROWS];
+    tile_scores(k, bk, tmax);
+    tile_softmax(k, bk, tmax);
+    tile_values(k, bk);
+    kl_next(k, &tl, NULL);
+    for (int r = 0; r < bk->rows; r++) {
+        Norm nm;
+        nm.y = bk->y[r];
+        nm.l = LLVMBuildLoad2(k->b, k->f32, kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r + 1)), "l");
+        nm.none = LLVMBuildFCmp(k->b, LLVMRealOEQ, nm.l, kl_f32(k, 0, 1), "");
+        kl_vloop(k, kl_i64(k, 0), bk->DV, norm_body, &nm);
+    }
+}
+
+/* The shapes and the place in them of the block being set up. */
+typedef struct Att {
+    LLVMValueRef H, S, group;       /* group = H / KH: query heads per kv head */
+    LLVMValueRef b, kvh;
+} Att;
+
+/* Row r of the block is query row rr of (b, kvh) in (i, g) order: head kvh G + g, query i. */
+static void set_row(K *k, Blk *bk, const Att *a, int r, LLVMValueRef rr)
+{
+    LLVMValueRef i = kl_sdiv(k, rr, a->group), g = LLVMBuildSRem(k->b, rr, a->group, "");
+    LLVMValueRef h = kl_add(k, kl_mul(k, a->kvh, a->group), g);
+    LLVMValueRef row = kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, a->b, a->H), h), a->S), i);     /* of (B, H, S) */
+    bk->q[r] = kl_gep(k, k->f32, k->x[0], kl_mul(k, row, bk->D));
+    bk->y[r] = kl_gep(k, k->f32, k->y, kl_mul(k, row, bk->DV));
+    Vis v;
+    vis_range(k, &v, i, a->S, bk->T);
+    bk->lo[r] = v.lo;
+    bk->hi[r] = v.hi;
+}
+
 void kern_attention(K *k)
 {
     const Node *n = k->n;
-    LLVMValueRef qd[4], kd[4], vd[4], idx[3];
+    LLVMValueRef qd[4], kd[4], vd[4];
     kl_shape(k, &n->in[0]->shape, qd);             /* (B, H, S, D) */
     kl_shape(k, &n->in[1]->shape, kd);             /* (B, KH, T, D) */
     kl_shape(k, &n->in[2]->shape, vd);             /* (B, KH, T, DV) */
-    LLVMValueRef H = qd[1], S = qd[2], D = qd[3], KH = kd[1], T = kd[2], DV = vd[3];
-    int64_t group = n->in[0]->shape.d[1].k / n->in[1]->shape.d[1].k;
-    double scale = ir_attr_float(n, A_scale, 1);
-    LLVMValueRef sc = LLVMBuildArrayAlloca(k->b, k->f32, T, "scores");     /* (T) */
+    LLVMValueRef KH = kd[1];
+    Att a = { qd[1], qd[2], kl_i64(k, n->in[0]->shape.d[1].k / n->in[1]->shape.d[1].k), NULL, NULL };
+    Blk bk;
+    memset(&bk, 0, sizeof bk);
+    bk.T = kd[2];
+    bk.D = qd[3];
+    bk.DV = vd[3];
+    bk.scale = kl_f32(k, (float)ir_attr_float(n, A_scale, 1), 1);
+    bk.sc = LLVMBuildAlloca(k->b, LLVMArrayType(k->f32, ATT_ROWS * ATT_TILE), "scores");   /* (ATT_ROWS, ATT_TILE) */
+    bk.ml = LLVMBuildAlloca(k->b, LLVMArrayType(k->f32, 2 * ATT_ROWS), "m_l");             /* (ATT_ROWS, 2) */
 
-    /* this part's query rows of the flattened (B, H, S) */
+    /* this part's blocks of the flattened (B, KH, blocks); a kv head has S G query rows */
+    LLVMValueRef nrows = kl_mul(k, a.S, a.group);
+    LLVMValueRef nblk = kl_sdiv(k, kl_add(k, nrows, kl_i64(k, ATT_ROWS - 1)), kl_i64(k, ATT_ROWS));
     LLVMValueRef lo, hi;
-    kl_share(k, kl_prod(k, qd, 0, 3), 1, &lo, &hi);
-    KLoop rl, jl;
-    kl_for(k, &rl, lo, hi, 1, 0, NULL);
-    kl_unflatten(k, rl.i, qd, 3, idx);
-    LLVMValueRef b = idx[0], h = idx[1], i = idx[2];
-    LLVMValueRef kh = kl_sdiv(k, h, kl_i64(k, group));
-    LLVMValueRef row = kl_add(k, kl_mul(k, kl_add(k, kl_mul(k, b, H), h), S), i);
-    LLVMValueRef kvh = kl_add(k, kl_mul(k, b, KH), kh);
-    LLVMValueRef Q = kl_gep(k, k->f32, k->x[0], kl_mul(k, row, D));                   /* (D) */
-    LLVMValueRef Kb = kl_gep(k, k->f32, k->x[1], kl_mul(k, kvh, kl_mul(k, T, D)));    /* (T, D) */
-    LLVMValueRef Vb = kl_gep(k, k->f32, k->x[2], kl_mul(k, kvh, kl_mul(k, T, DV)));   /* (T, DV) */
-    LLVMValueRef Y = kl_gep(k, k->f32, k->y, kl_mul(k, row, DV));                     /* (DV) */
-    Vis v;
-    vis_range(k, &v, i, S, T);
-    v.vrow = valid_row(k, 3, b, T);
-
-    kl_for(k, &jl, kl_i64(k, 0), T, 1, 0, NULL);
+    kl_share(k, kl_mul(k, kl_mul(k, qd[0], KH), nblk), 1, &lo, &hi);
+    KLoop ul, rl;
+    kl_for(k, &ul, lo, hi, 1, 0, NULL);
+    LLVMValueRef bkh = kl_sdiv(k, ul.i, nblk), blk = LLVMBuildSRem(k->b, ul.i, nblk, "");
+    a.b = kl_sdiv(k, bkh, KH);
+    a.kvh = LLVMBuildSRem(k->b, bkh, KH, "");
+    bk.Kb = kl_gep(k, k->f32, k->x[1], kl_mul(k, bkh, kl_mul(k, bk.T, bk.D)));
+    bk.Vb = kl_gep(k, k->f32, k->x[2], kl_mul(k, bkh, kl_mul(k, bk.T, bk.DV)));
+    bk.vrow = valid_row(k, 3, a.b, bk.T);
+    LLVMValueRef r0 = kl_mul(k, blk, kl_i64(k, ATT_ROWS)), r1 = kl_smin(k, kl_add(k, r0, kl_i64(k, ATT_ROWS)), nrows);
     KIf f;
-    kl_if(k, &f, visible(k, &v, jl.i, 1));
-    LLVMValueRef dot = km_dot(k, Q, kl_gep(k, k->f32, Kb, kl_mul(k, jl.i, D)), D);
-    LLVMValueRef s = LLVMBuildFMul(k->b, LLVMBuildFPExt(k->b, dot, k->f64, ""), LLVMConstReal(k->f64, scale), "");
-    kl_store(k, LLVMBuildFPTrunc(k->b, s, k->f32, "score"), sc, jl.i);
-    kl_else(k, &f);
-    kl_store(k, kl_f32(k, -INFINITY, 1), sc, jl.i);
-    kl_endif(k, &f);
-    kl_next(k, &jl, NULL);
-
-    kn_softmax_row(k, sc, sc, T);
-    km_row_times(k, sc, Vb, DV, Y, T, kl_i64(k, 0), DV);
+    kl_if(k, &f, LLVMBuildICmp(k->b, LLVMIntEQ, kl_sub(k, r1, r0), kl_i64(k, ATT_ROWS), "full"));
+    bk.rows = ATT_ROWS;
+    for (int r = 0; r < ATT_ROWS; r++) set_row(k, &bk, &a, r, kl_add(k, r0, kl_i64(k, r)));
+    attend_block(k, &bk);
+    kl_else(k, &f);                                 /* the last rows of a kv head, one by one */
+    bk.rows = 1;
+    kl_for(k, &rl, r0, r1, 1, 0, NULL);
+    set_row(k, &bk, &a, 0, rl.i);
+    attend_block(k, &bk);
     kl_next(k, &rl, NULL);
+    kl_endif(k, &f);
+    kl_next(k, &ul, NULL);
 }

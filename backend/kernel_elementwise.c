@@ -141,37 +141,29 @@ static LLVMValueRef f64_splat(K *k, double v, int lanes)
     return kl_splat(k, LLVMConstReal(k->f64, v), lanes);
 }
 
-static void unary_body(K *k, void *ctx, LLVMValueRef j, int lanes)
+LLVMValueRef ke_unary(K *k, OpKind op, int gelu_tanh, double value, LLVMValueRef x, int lanes)
 {
-    (void)ctx;
-    const Node *n = k->n;
-    LLVMValueRef x = kl_loadf(k, k->x[0], j, lanes), r;
-    switch (n->op) {
+    switch (op) {
     case OP_SCALE:
-        r = LLVMBuildFMul(k->b, x, kl_f32(k, (float)ir_attr_float(n, A_value, 1), lanes), "");
-        break;
+        return LLVMBuildFMul(k->b, x, kl_f32(k, (float)value, lanes), "");
     case OP_RELU: {
         LLVMValueRef pos = LLVMBuildFCmp(k->b, LLVMRealOGT, x, kl_f32(k, 0, lanes), "");
-        r = LLVMBuildSelect(k->b, pos, x, kl_f32(k, 0, lanes), "");
-        break;
+        return LLVMBuildSelect(k->b, pos, x, kl_f32(k, 0, lanes), "");
     }
     case OP_SIGMOID:
-        r = over_one_plus_exp(k, kl_f32(k, 1, lanes), LLVMBuildFNeg(k->b, x, ""), lanes);
-        break;
+        return over_one_plus_exp(k, kl_f32(k, 1, lanes), LLVMBuildFNeg(k->b, x, ""), lanes);
     case OP_SILU:
-        r = over_one_plus_exp(k, x, LLVMBuildFNeg(k->b, x, ""), lanes);
-        break;
+        return over_one_plus_exp(k, x, LLVMBuildFNeg(k->b, x, ""), lanes);
     case OP_TANH:
-        r = kl_libm(k, "tanhf", x);
-        break;
+        return kl_libm(k, "tanhf", x);
     case OP_GELU: {
         /* in f64 lanes: the exponent (up to ~16 at x = -5) and erfc's argument would carry
          * their f32 rounding into the tail's relative error (~3e-6); in f64 the result is
          * within an ulp */
         LLVMTypeRef vd = kl_vec(k, k->f64, lanes);
         LLVMValueRef xd = LLVMBuildFPExt(k->b, x, vd, "");
-        LLVMValueRef one = LLVMBuildFPExt(k->b, kl_f32(k, 1, lanes), vd, "");
-        if (strcmp(ir_attr_str(n, A_approx, "erf"), "tanh") == 0) {
+        LLVMValueRef one = LLVMBuildFPExt(k->b, kl_f32(k, 1, lanes), vd, ""), r;
+        if (gelu_tanh) {
             /* x / (1 + exp(-2u)), -2u = x * (1 + 0.044715 x^2) * -2 sqrt(2/pi) */
             LLVMValueRef x2 = LLVMBuildFMul(k->b, xd, xd, "");
             LLVMValueRef in = kl_fmuladd(k, x2, f64_splat(k, 0.044715, lanes), one);
@@ -183,13 +175,28 @@ static void unary_body(K *k, void *ctx, LLVMValueRef j, int lanes)
             LLVMValueRef e = kl_libm(k, "erfc", LLVMBuildFMul(k->b, xd, f64_splat(k, -M_SQRT1_2, lanes), ""));
             r = LLVMBuildFMul(k->b, LLVMBuildFMul(k->b, xd, f64_splat(k, 0.5, lanes), ""), e, "");
         }
-        r = LLVMBuildFPTrunc(k->b, r, kl_vec(k, k->f32, lanes), "");
-        break;
+        return LLVMBuildFPTrunc(k->b, r, kl_vec(k, k->f32, lanes), "");
     }
     default:
         KILN_UNREACHABLE();
     }
-    kl_store(k, r, k->y, j);
+}
+
+LLVMValueRef ke_activation(K *k, const char *act, LLVMValueRef x, int lanes)
+{
+    if (!strcmp(act, "relu")) return ke_unary(k, OP_RELU, 0, 0, x, lanes);
+    if (!strcmp(act, "silu")) return ke_unary(k, OP_SILU, 0, 0, x, lanes);
+    KILN_ASSERT(!strcmp(act, "gelu_tanh") || !strcmp(act, "gelu_erf"));
+    return ke_unary(k, OP_GELU, !strcmp(act, "gelu_tanh"), 0, x, lanes);
+}
+
+static void unary_body(K *k, void *ctx, LLVMValueRef j, int lanes)
+{
+    (void)ctx;
+    const Node *n = k->n;
+    int gelu_tanh = strcmp(ir_attr_str(n, A_approx, "erf"), "tanh") == 0;
+    LLVMValueRef x = kl_loadf(k, k->x[0], j, lanes);
+    kl_store(k, ke_unary(k, n->op, gelu_tanh, ir_attr_float(n, A_value, 1), x, lanes), k->y, j);
 }
 
 void kern_unary(K *k)

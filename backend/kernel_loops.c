@@ -218,6 +218,43 @@ LLVMValueRef kl_libm(K *k, const char *name, LLVMValueRef x)
     return v;
 }
 
+static LLVMValueRef const_i32(K *k, int v, int lanes)
+{
+    LLVMValueRef e[64], s = LLVMConstInt(k->i32, (unsigned long long)v, 1);
+    KILN_ASSERT(lanes <= 64);
+    for (int i = 0; i < lanes; i++) e[i] = s;
+    return lanes == 1 ? s : LLVMConstVector(e, (unsigned)lanes);
+}
+
+/* e^x = 2^n e^r: n = round(x log2 e) by the 1.5·2^23 trick (adding it leaves the integer
+ * n in the low mantissa bits, so no rounding instruction — SSE2 has none — and no fptosi);
+ * r = x - n ln2 in two steps (Cody–Waite: ln2_hi has few bits, so n ln2_hi is exact);
+ * e^r = 1 + r + r^2 P(r) (Cephes expf); 2^n = (n + 127) << 23 as the bits of a float, taken
+ * from the low bits of x log2 e + 1.5·2^23 (the constant's own bits shift out). x is clamped
+ * to [-88, 88] for n only: r keeps x, so a NaN stays NaN; below -87.3 the result is 0. */
+LLVMValueRef kl_exp(K *k, LLVMValueRef x)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    int lanes = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? (int)LLVMGetVectorSize(t) : 1;
+    static const double P[6] = { 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+                                 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1 };
+    LLVMValueRef magic = kl_f32(k, 12582912.0, lanes);     /* 1.5 * 2^23 */
+    LLVMValueRef xc = kl_intr(k, "llvm.minnum", kl_intr(k, "llvm.maxnum", x, kl_f32(k, -88.0, lanes)), kl_f32(k, 88.0, lanes));
+    LLVMValueRef big = kl_fmuladd(k, xc, kl_f32(k, 1.44269504088896341, lanes), magic);
+    LLVMValueRef n = LLVMBuildFSub(k->b, big, magic, "n");
+    LLVMValueRef r = kl_fmuladd(k, n, kl_f32(k, -0.693359375, lanes), x);
+    r = kl_fmuladd(k, n, kl_f32(k, 2.12194440e-4, lanes), r);
+    LLVMValueRef p = kl_f32(k, P[0], lanes);
+    for (int i = 1; i < 6; i++) p = kl_fmuladd(k, p, r, kl_f32(k, P[i], lanes));
+    LLVMValueRef e = kl_fmuladd(k, p, LLVMBuildFMul(k->b, r, r, ""), r);
+    e = LLVMBuildFAdd(k->b, e, kl_f32(k, 1, lanes), "");
+    LLVMValueRef bits = LLVMBuildAdd(k->b, LLVMBuildBitCast(k->b, big, kl_vec(k, k->i32, lanes), ""), const_i32(k, 127, lanes), "");
+    LLVMValueRef two_n = LLVMBuildBitCast(k->b, LLVMBuildShl(k->b, bits, const_i32(k, 23, lanes), ""), t, "");
+    LLVMValueRef v = LLVMBuildFMul(k->b, e, two_n, "exp");
+    LLVMValueRef tiny = LLVMBuildFCmp(k->b, LLVMRealOLT, x, kl_f32(k, -87.33654475, lanes), "");
+    return LLVMBuildSelect(k->b, tiny, kl_f32(k, 0, lanes), v, "");
+}
+
 LLVMValueRef kl_hsum(K *k, LLVMValueRef v)
 {
     LLVMTypeRef t = LLVMTypeOf(v);

@@ -1,4 +1,5 @@
-/* kernel_matmul.c — MATMUL, and the two inner products attention shares with it.
+/* kernel_matmul.c — MATMUL, its fused forms LINEAR and GATED_LINEAR, and the two inner
+ * products attention shares with it.
  *
  * y[.., m, n] = sum_k a[.., m, k] * b[.., k, n] (tb = 1: b stored [.., n, k]). The leading
  * (batch) axes broadcast as in numpy, statically: an operand's leading axis is broadcast
@@ -18,11 +19,20 @@
  * in the worst case (the tests see ~1e-7 relative to sum |a*b|). Register blocking over
  * rows and packing are a later step.
  *
+ * The epilogue (LINEAR, GATED_LINEAR; pass fuse-epilogue) is applied to each finished sum
+ * before it is stored, while it is still a register: act(sum + bias) [* up] + residual, each
+ * step one IEEE operation (the activation as kernel_elementwise.c computes it), in the
+ * order of the unfused chain. A gated node computes two products per output, gate and up,
+ * from the same row of a: two dot products per column (tb = 1), or panels of 4 vectors of
+ * each product, 8 accumulators (tb = 0). MATMUL is the case of no epilogue: the same code.
+ *
  * Shares (the contract's part, parts): in every batch matrix, the rows of y when there are
  * at least MM_ROWS_PER_PART per part (prefill), else the columns (decode, M = 1) in chunks
  * of a panel (KM_PANEL vectors, tb = 0) or a vector (tb = 1), so a column keeps the panel,
  * vector or scalar code it has with one part. No share ever splits the sum over k. */
 #include "backend/kernel_impl.h"
+
+#include <string.h>
 
 /* Rows of y a part needs for the split to be by rows (else by columns). */
 enum { MM_ROWS_PER_PART = 4 };
@@ -43,26 +53,83 @@ LLVMValueRef km_dot(K *k, LLVMValueRef a, LLVMValueRef b, LLVMValueRef n)
     return kl_reduce(k, KR_SUM, kl_i64(k, 0), n, 4, dot_step, &d);
 }
 
-void km_row_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef y, LLVMValueRef n,
-                  LLVMValueRef c0, LLVMValueRef c1)
+void km_rows_times(K *k, LLVMValueRef a, const LLVMValueRef *B, int nb, LLVMValueRef ldb, LLVMValueRef n,
+                   LLVMValueRef c0, LLVMValueRef c1, KMStore store, void *ctx)
 {
+    KILN_ASSERT(nb >= 1 && nb <= 2 && nb * KM_PANEL <= KL_MAX_CARRY);
     /* three passes over the columns: panels of KM_PANEL vectors, single vectors, single columns */
     for (int pass = 0; pass < 3; pass++) {
-        int lanes = pass == 2 ? 1 : k->vw, nv = pass == 0 ? KM_PANEL : 1;
+        int lanes = pass == 2 ? 1 : k->vw, nv = pass == 0 ? KM_PANEL : 1, na = nb * nv;
         KLoop cl, jl;
         kl_for(k, &cl, c0, c1, (int64_t)lanes * nv, 0, NULL);
-        LLVMValueRef acc[KM_PANEL], next[KM_PANEL];
-        for (int v = 0; v < nv; v++) acc[v] = kl_f32(k, 0, lanes);
-        kl_for(k, &jl, kl_i64(k, 0), n, 1, nv, acc);
+        LLVMValueRef acc[KL_MAX_CARRY], next[KL_MAX_CARRY];     /* acc[p * nv + v]: product p, vector v */
+        for (int v = 0; v < na; v++) acc[v] = kl_f32(k, 0, lanes);
+        kl_for(k, &jl, kl_i64(k, 0), n, 1, na, acc);
         LLVMValueRef s = kl_splat(k, kl_loadf(k, a, jl.i, 1), lanes);
         LLVMValueRef row = kl_add(k, kl_mul(k, jl.i, ldb), cl.i);
-        for (int v = 0; v < nv; v++)
-            next[v] = kl_fmuladd(k, s, kl_loadf(k, B, kl_add(k, row, kl_i64(k, (int64_t)v * lanes)), lanes), jl.v[v]);
+        for (int p = 0; p < nb; p++)
+            for (int v = 0; v < nv; v++)
+                next[p * nv + v] = kl_fmuladd(k, s, kl_loadf(k, B[p], kl_add(k, row, kl_i64(k, (int64_t)v * lanes)), lanes),
+                                              jl.v[p * nv + v]);
         kl_next(k, &jl, next);
-        for (int v = 0; v < nv; v++) kl_store(k, jl.v[v], y, kl_add(k, cl.i, kl_i64(k, (int64_t)v * lanes)));
+        for (int v = 0; v < nv; v++) {
+            LLVMValueRef sums[2] = { jl.v[v], nb == 2 ? jl.v[nv + v] : NULL };
+            store(k, ctx, sums, kl_add(k, cl.i, kl_i64(k, (int64_t)v * lanes)), lanes);
+        }
         kl_next(k, &cl, NULL);
         c0 = cl.i;
     }
+}
+
+static void store_plain(K *k, void *y, const LLVMValueRef *sums, LLVMValueRef c, int lanes)
+{
+    (void)lanes;
+    kl_store(k, sums[0], (LLVMValueRef)y, c);
+}
+
+void km_row_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef y, LLVMValueRef n,
+                  LLVMValueRef c0, LLVMValueRef c1)
+{
+    km_rows_times(k, a, &B, 1, ldb, n, c0, c1, store_plain, y);
+}
+
+/* ---- the epilogue ---------------------------------------------------------------------- */
+
+/* What happens to each finished sum of a node: nothing for MATMUL. */
+typedef struct Epi {
+    int nb;                     /* products per output: 2 for GATED_LINEAR (gate, up), else 1 */
+    const char *act;            /* NULL: none */
+    LLVMValueRef bias;          /* (N), or NULL */
+    LLVMValueRef res;           /* (.., M, N) like y, or NULL */
+    LLVMValueRef yrow, rrow;    /* the row of y being computed, and of the residual */
+} Epi;
+
+static void epi_init(K *k, Epi *e)
+{
+    const Node *n = k->n;
+    memset(e, 0, sizeof *e);
+    e->nb = n->op == OP_GATED_LINEAR ? 2 : 1;
+    if (n->op == OP_MATMUL) return;
+    e->act = ir_attr_str(n, A_act, NULL);
+    if (ir_attr_int(n, A_bias, 0)) e->bias = k->x[2];
+    if (ir_attr_int(n, A_residual, 0)) e->res = k->x[n->n_in - 1];
+}
+
+/* y[j .. j+lanes) from the sums of those columns: act(sum + bias) [* up] + residual. */
+static LLVMValueRef epi_value(K *k, const Epi *e, const LLVMValueRef *sums, LLVMValueRef j, int lanes)
+{
+    LLVMValueRef v = sums[0];
+    if (e->bias) v = LLVMBuildFAdd(k->b, v, kl_loadf(k, e->bias, j, lanes), "");
+    if (e->act) v = ke_activation(k, e->act, v, lanes);
+    if (e->nb == 2) v = LLVMBuildFMul(k->b, v, sums[1], "");
+    if (e->rrow) v = LLVMBuildFAdd(k->b, v, kl_loadf(k, e->rrow, j, lanes), "");
+    return v;
+}
+
+static void epi_store(K *k, void *ctx, const LLVMValueRef *sums, LLVMValueRef j, int lanes)
+{
+    const Epi *e = ctx;
+    kl_store(k, epi_value(k, e, sums, j, lanes), e->yrow, j);
 }
 
 /* Element strides of an operand's leading axes while walking y's leading axes (lr of them):
@@ -106,19 +173,25 @@ void kern_matmul(K *k)
         ob = kl_add(k, ob, kl_mul(k, idx[i], sb[i]));
         oy = kl_add(k, kl_mul(k, oy, yd[i]), idx[i]);
     }
+    Epi e;
+    epi_init(k, &e);
     LLVMValueRef A = kl_gep(k, k->f32, k->x[0], oa);                /* (M, K) */
-    LLVMValueRef B = kl_gep(k, k->f32, k->x[1], ob);                /* (K, N), tb: (N, K) */
+    LLVMValueRef B[2] = { kl_gep(k, k->f32, k->x[1], ob), NULL };   /* (K, N), tb: (N, K) */
+    if (e.nb == 2) B[1] = kl_gep(k, k->f32, k->x[2], ob);           /* up: shaped like the gate */
     LLVMValueRef Y = kl_gep(k, k->f32, k->y, kl_mul(k, oy, mn));    /* (M, N) */
+    LLVMValueRef R = e.res ? kl_gep(k, k->f32, e.res, kl_mul(k, oy, mn)) : NULL;
     kl_for(k, &il, sh[0], sh[1], 1, 0, NULL);
     LLVMValueRef arow = kl_gep(k, k->f32, A, kl_mul(k, il.i, Kd));
-    LLVMValueRef yrow = kl_gep(k, k->f32, Y, kl_mul(k, il.i, N));
+    e.yrow = kl_gep(k, k->f32, Y, kl_mul(k, il.i, N));
+    e.rrow = R ? kl_gep(k, k->f32, R, kl_mul(k, il.i, N)) : NULL;
     if (tb) {
         kl_for(k, &jl, sh[2], sh[3], 1, 0, NULL);
-        LLVMValueRef s = km_dot(k, arow, kl_gep(k, k->f32, B, kl_mul(k, jl.i, Kd)), Kd);
-        kl_store(k, s, yrow, jl.i);
+        LLVMValueRef sums[2] = { NULL, NULL };
+        for (int p = 0; p < e.nb; p++) sums[p] = km_dot(k, arow, kl_gep(k, k->f32, B[p], kl_mul(k, jl.i, Kd)), Kd);
+        kl_store(k, epi_value(k, &e, sums, jl.i, 1), e.yrow, jl.i);
         kl_next(k, &jl, NULL);
     } else {
-        km_row_times(k, arow, B, N, yrow, Kd, sh[2], sh[3]);
+        km_rows_times(k, arow, B, e.nb, N, Kd, sh[2], sh[3], epi_store, &e);
     }
     kl_next(k, &il, NULL);
     kl_unnest(k, lead, lr);

@@ -4,8 +4,9 @@
  * Softmax, per row of the last axis (rows x n): the maximum (vector maxnum accumulators,
  * then a horizontal max), then e = exp(x - max) written to y while summed, then y /= sum.
  * A row whose maximum is -inf (every score masked) is written as zeros, as the interpreter
- * does. Norms, per row of d: the fused forms first write a + r into y (the rounding the
- * unfused ADD would do) and normalize that row in place; layernorm takes the mean, then the
+ * does. Norms, per row of d: the fused forms, whose y is (2, rows, d), read a and r once,
+ * write the sum a + r (rounded as the unfused ADD rounds it) into y[0] while summing it for
+ * the statistics, then normalize that row of y[0] into y[1]; layernorm takes the mean, then the
  * biased variance as the sum of (x - mean)^2 (two passes, no E[x^2] - mean^2 cancellation),
  * rmsnorm the mean of x^2; then y = (x - mean) * inv * w + b or y = x * inv * w with
  * inv = 1 / sqrt(var + eps). All sums are f32 in the order kl_reduce documents (vector
@@ -29,6 +30,7 @@
 
 typedef struct Row {
     LLVMValueRef x, y, r, w, b;     /* this row of the input(s), the output, the parameters */
+    LLVMValueRef s;                 /* fused norms: this row of the sum, in y[0] */
     LLVMValueRef c1, cv;            /* a per-row constant (max, mean, sum, inv): scalar and splat */
     LLVMValueRef d1, dv;            /* a second one */
 } Row;
@@ -124,12 +126,12 @@ static LLVMValueRef sumsq_step(K *k, void *ctx, LLVMValueRef j, int lanes, LLVMV
     return kl_fmuladd(k, v, v, acc);
 }
 
-/* y[j] = a[j] + r[j]; acc += y[j] (layernorm) or y[j]^2 (rmsnorm: second constant set) */
+/* s[j] = a[j] + r[j]; acc += s[j] (layernorm: b set) or s[j]^2 (rmsnorm) */
 static LLVMValueRef add_step(K *k, void *ctx, LLVMValueRef j, int lanes, LLVMValueRef acc)
 {
     Row *r = ctx;
     LLVMValueRef v = LLVMBuildFAdd(k->b, kl_loadf(k, r->x, j, lanes), kl_loadf(k, r->r, j, lanes), "");
-    kl_store(k, v, r->y, j);
+    kl_store(k, v, r->s, j);
     return r->b ? LLVMBuildFAdd(k->b, acc, v, "") : kl_fmuladd(k, v, v, acc);
 }
 
@@ -155,15 +157,18 @@ static void norm_body(K *k, void *ctx, LLVMValueRef j, int lanes)
     kl_store(k, v, r->y, j);
 }
 
+/* x (rows, d) → y (rows, d); fused: a, r (rows, d) → y (2, rows, d) = [a + r, norm(a + r)] */
 void kern_norm(K *k)
 {
-    const Node *n = k->n;
+    const Node *n = k->n, *x = n->in[0];
     int fused = n->op == OP_ADD_LAYERNORM || n->op == OP_ADD_RMSNORM;
     int ln = n->op == OP_LAYERNORM || n->op == OP_ADD_LAYERNORM;
-    int rank = n->shape.rank;
+    int rank = x->shape.rank;
     LLVMValueRef d[IR_MAX_RANK];
-    kl_shape(k, &n->shape, d);
+    kl_shape(k, &x->shape, d);
     LLVMValueRef len = d[rank - 1], rows = kl_prod(k, d, 0, rank - 1), lo, hi;
+    LLVMValueRef sums = k->y;                                               /* fused: y[0] */
+    LLVMValueRef norms = fused ? kl_gep(k, k->f32, k->y, kl_mul(k, rows, len)) : k->y;     /* y[1] or y */
     LLVMValueRef fl = LLVMBuildSIToFP(k->b, len, k->f32, "");
     LLVMValueRef eps = kl_f32(k, (float)ir_attr_float(n, A_eps, 1e-5), 1);
     kl_share(k, rows, 1, &lo, &hi);
@@ -173,14 +178,15 @@ void kern_norm(K *k)
     memset(&r, 0, sizeof r);
     LLVMValueRef off = kl_mul(k, rl.i, len);
     r.x = kl_gep(k, k->f32, k->x[0], off);
-    r.y = kl_gep(k, k->f32, k->y, off);
+    r.y = kl_gep(k, k->f32, norms, off);
     r.w = k->x[fused + 1];
     r.b = ln ? k->x[fused + 2] : NULL;
     LLVMValueRef s;
     if (fused) {
         r.r = kl_gep(k, k->f32, k->x[1], off);
+        r.s = kl_gep(k, k->f32, sums, off);
         s = kl_reduce(k, KR_SUM, kl_i64(k, 0), len, 4, add_step, &r);
-        r.x = r.y;                                  /* normalize the sum, in place */
+        r.x = r.s;                                  /* normalize the sum just written */
     } else {
         s = kl_reduce(k, KR_SUM, kl_i64(k, 0), len, 4, ln ? sum_step : sumsq_step, &r);
     }

@@ -11,8 +11,9 @@
  * building the forward function with cg->b keeps its place. Every kernel takes the
  * contract's (part, parts) and computes only its share (backend_impl.h).
  *
- * INPUT and WEIGHT have no kernel (NULL): their data is what the caller passes. RESHAPE is
- * an alias and normally gets none either, but asked for one it gets a copy. */
+ * INPUT and WEIGHT have no kernel (NULL): their data is what the caller passes. RESHAPE and
+ * TAKE along axis 0 are aliases (plan_is_alias) and normally get none either, but asked for
+ * one they get a copy. */
 #include "backend/kernel_impl.h"
 
 #include <stdlib.h>
@@ -120,7 +121,7 @@ static void emit_body(K *k)
     case OP_SCALE: case OP_GELU: case OP_RELU: case OP_SILU: case OP_SIGMOID: case OP_TANH:
         kern_unary(k);
         return;
-    case OP_MATMUL:
+    case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR:
         kern_matmul(k);
         return;
     case OP_SOFTMAX:

@@ -33,6 +33,8 @@ static const char help[] =
     "  --print-dir=DIR    print into DIR/NN-before|after-P.kir instead\n"
     "  --stop-after=P     stop after pass P and write the IR to OUT (valid input again)\n"
     "  --time-passes      each pass's time and the nodes it changed\n"
+    "  --dot=FILE         write the graph in Graphviz form where the pipeline ends (or\n"
+    "                     --dot-after=P: after pass P); fused kernels are filled boxes\n"
     "  --fusion-report[=FILE]  per fusion, sites fused out of candidates, and why each other\n"
     "                     candidate was not (with its file:line); to standard error or FILE\n";
 
@@ -123,6 +125,8 @@ int cmd_compile(int argc, char **argv)
         else if ((v = opt_value(argc, argv, &i, "--print-dir"))) po.print_dir = v;
         else if ((v = opt_value(argc, argv, &i, "--stop-after"))) po.stop_after = v;
         else if (!strcmp(a, "--time-passes")) po.time_passes = 1;
+        else if ((v = opt_value(argc, argv, &i, "--dot"))) po.dot = v;
+        else if ((v = opt_value(argc, argv, &i, "--dot-after"))) po.dot_after = v;
         else if (!strcmp(a, "--fusion-report")) report_to = "-";
         else if (!strncmp(a, "--fusion-report=", 16) && a[16]) report_to = a + 16;
         else if ((v = opt_value(argc, argv, &i, "--emit"))) emit = v;
@@ -140,6 +144,7 @@ int cmd_compile(int argc, char **argv)
         else path = a;
     }
     if (!path) return usage_error("compile", "no model given");
+    if (po.dot_after && !po.dot) return usage_error("compile", "--dot-after needs --dot=FILE");
     if (!out) return usage_error("compile", "no output given (-o OUT)");
     unsigned first;
     int want_ir;

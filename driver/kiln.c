@@ -18,6 +18,8 @@ static const char usage[] =
     "  run MODEL [options]         run the reference interpreter (no LLVM): generate text\n"
     "                              (-p PROMPT -n N) or write logits (--tokens a,b,c --logits F)\n"
     "  compile MODEL -o OUT        compile; --emit=ir writes the IR text form (.kir)\n"
+    "  diff MODEL --tokens a,b,c   compiled kernels against the interpreter, node by node;\n"
+    "                              names the first node past tolerance (default 1e-4)\n"
     "\n"
     "MODEL is a model description (.xml) or kiln IR text (.kir).\n"
     "`kiln COMMAND --help` describes a command's options; docs/ has the formats.\n";
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
     }
     static const struct { const char *name; int (*run)(int, char **); } cmds[] = {
         { "import", cmd_import }, { "check", cmd_check }, { "run", cmd_run }, { "compile", cmd_compile },
+        { "diff", cmd_diff },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) exit(cmds[i].run(argc - 2, argv + 2));

@@ -365,6 +365,37 @@ static int infer_pool(Ctx *c)
     return 0;
 }
 
+/* LINEAR: x, w[, bias][, residual]; GATED_LINEAR: x, w_gate, w_up[, residual]. The product
+ * is a matmul's of the first two inputs; the epilogue's inputs must fit its result. */
+static int infer_linear(Ctx *c)
+{
+    Node *n = c->n;
+    int gated = n->op == OP_GATED_LINEAR;
+    if (check_flag(c, A_bias) || check_flag(c, A_residual)) return -1;
+    int bias = (int)ir_attr_int(n, A_bias, 0), res = (int)ir_attr_int(n, A_residual, 0);
+    int want = (gated ? 3 : 2) + bias + res, next = gated ? 3 : 2;
+    if (n->n_in != want) return fail(c, "takes %d inputs with bias=%d and residual=%d, not %d", want, bias, res, n->n_in);
+    const char *act = ir_attr_str(n, A_act, NULL);
+    if (act && strcmp(act, "relu") && strcmp(act, "silu") && strcmp(act, "gelu_tanh") && strcmp(act, "gelu_erf"))
+        return fail(c, "act must be relu, silu, gelu_tanh or gelu_erf, not '%s'", act);
+    if (infer_matmul(c)) return -1;
+    if (gated && (need_float(c, 2, "operand") || !shape_eq(&n->in[1]->shape, &n->in[2]->shape))) {
+        char b1[512], b2[512];
+        return fail(c, "gate and up weights differ in shape (%s vs %s)", sstr(c, &n->in[1]->shape, b1),
+                    sstr(c, &n->in[2]->shape, b2));
+    }
+    if (bias) {
+        if (need_float(c, next, "bias") || need_rank(c, next, 1, 1, "bias")) return -1;
+        if (same_dim(c, n->shape.d[n->shape.rank - 1], n->in[next]->shape.d[0], "output width and bias length")) return -1;
+        next++;
+    }
+    if (res && (need_float(c, next, "residual") || !shape_eq(&n->in[next]->shape, &n->shape))) {
+        char b1[512], b2[512];
+        return fail(c, "residual %s differs from the result %s", sstr(c, &n->in[next]->shape, b1), sstr(c, &n->shape, b2));
+    }
+    return 0;
+}
+
 static int infer_attention(Ctx *c)
 {
     Node *n = c->n, *q = n->in[0], *k = n->in[1], *v = n->in[2];
@@ -450,6 +481,9 @@ int ir_infer(Module *m, Node *n, Diag *d)
     case OP_MATMUL:
         n->dtype = DT_F32;
         return infer_matmul(&c);
+    case OP_LINEAR: case OP_GATED_LINEAR:
+        n->dtype = DT_F32;
+        return infer_linear(&c);
     case OP_SOFTMAX:
         if (need_float(&c, 0, "input") || need_rank(&c, 0, 1, IR_MAX_RANK, "input")) return -1;
         n->dtype = DT_F32;
@@ -468,8 +502,12 @@ int ir_infer(Module *m, Node *n, Diag *d)
             return fail(&c, "summands differ in shape (%s vs %s)", sstr(&c, &in[0]->shape, b1), sstr(&c, &in[1]->shape, b2));
         }
         if (norm_param(&c, 0, 2) || (n->op == OP_ADD_LAYERNORM && norm_param(&c, 0, 3))) return -1;
+        if (in[0]->shape.rank + 1 > IR_MAX_RANK) return fail(&c, "summands of rank %d leave no room for the leading axis", in[0]->shape.rank);
+        /* (2, ..a): [0] the sum, [1] its norm */
         n->dtype = DT_F32;
-        n->shape = in[0]->shape;
+        n->shape.rank = in[0]->shape.rank + 1;
+        n->shape.d[0] = dim_const(2);
+        for (int i = 0; i < in[0]->shape.rank; i++) n->shape.d[i + 1] = in[0]->shape.d[i];
         return 0;
     case OP_RESHAPE:
         n->dtype = in[0]->dtype;

@@ -90,6 +90,12 @@ static int exec_weight(Run *r, const Node *n, Tensor *y)
     return 0;
 }
 
+static double gelu(double x, int tanh_form)
+{
+    if (tanh_form) return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    return 0.5 * x * (1 + erf(x * M_SQRT1_2));
+}
+
 static double unary(OpKind op, const Node *n, double x)
 {
     switch (op) {
@@ -98,10 +104,7 @@ static double unary(OpKind op, const Node *n, double x)
     case OP_SILU: return x / (1 + exp(-x));
     case OP_SIGMOID: return 1 / (1 + exp(-x));
     case OP_TANH: return tanh(x);
-    case OP_GELU:
-        if (strcmp(ir_attr_str(n, A_approx, "erf"), "tanh") == 0)
-            return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-        return 0.5 * x * (1 + erf(x * M_SQRT1_2));
+    case OP_GELU: return gelu(x, strcmp(ir_attr_str(n, A_approx, "erf"), "tanh") == 0);
     default: KILN_UNREACHABLE();
     }
 }
@@ -176,32 +179,71 @@ static void exec_matmul(const Node *n, const Tensor *a, const Tensor *b, Tensor 
     free(acc);
 }
 
+/* The activation an `act` attribute names, by the unary ops' formulas. */
+static double activation(const char *act, double x)
+{
+    if (!strcmp(act, "relu")) return unary(OP_RELU, NULL, x);
+    if (!strcmp(act, "silu")) return unary(OP_SILU, NULL, x);
+    return gelu(x, !strcmp(act, "gelu_tanh"));
+}
+
+/* LINEAR and GATED_LINEAR: the matmul, then the epilogue one step at a time with the
+ * roundings of the chain it replaces (float adds for bias and residual, the activation in
+ * double rounded to float, gate times up as a float multiply), so fused and unfused runs
+ * agree to the bit. */
+static int exec_linear(Run *r, const Node *n, const Tensor *const *x, Tensor *y)
+{
+    int gated = n->op == OP_GATED_LINEAR;
+    const char *act = ir_attr_str(n, A_act, NULL);
+    const float *bias = ir_attr_int(n, A_bias, 0) ? x[2]->data : NULL;
+    const float *res = ir_attr_int(n, A_residual, 0) ? x[n->n_in - 1]->data : NULL;
+    int64_t numel = tensor_numel(y), N = y->dim[y->rank - 1];
+    float *o = y->data;
+    Tensor up = { 0 };
+    exec_matmul(n, x[0], x[1], y);
+    if (gated) {
+        if (tensor_alloc(&up, DT_F32, y->rank, y->dim)) return interp_node_error(r->in, n, "too large");
+        exec_matmul(n, x[0], x[2], &up);
+    }
+    if (bias)
+        for (int64_t e = 0; e < numel; e++) o[e] = o[e] + bias[e % N];
+    if (act)
+        for (int64_t e = 0; e < numel; e++) o[e] = (float)activation(act, o[e]);
+    if (gated)
+        for (int64_t e = 0; e < numel; e++) o[e] = o[e] * ((const float *)up.data)[e];
+    if (res)
+        for (int64_t e = 0; e < numel; e++) o[e] = o[e] + res[e];
+    tensor_free(&up);
+    return 0;
+}
+
 static void exec_softmax(const Tensor *x, Tensor *y)
 {
     int64_t n = x->dim[x->rank - 1], rows = n ? tensor_numel(x) / n : 0;
     for (int64_t i = 0; i < rows; i++) softmax_row((const float *)x->data + i * n, (float *)y->data + i * n, n);
 }
 
-/* LAYERNORM, RMSNORM, ADD_LAYERNORM, ADD_RMSNORM. The fused ones add in float first, as
- * ADD would, then normalize the sum. */
+/* LAYERNORM, RMSNORM: y = norm(x) per row. ADD_LAYERNORM, ADD_RMSNORM: y (2, ..a) =
+ * [a + r, norm(a + r)]: the sum is rounded to f32 as ADD rounds it and written to y[0],
+ * then normalized by the same norm_row into y[1], so the fused ops equal ADD followed by
+ * the norm bit for bit. */
 static void exec_norm(const Node *n, const Tensor *const *x, Tensor *y)
 {
     int fused = n->op == OP_ADD_LAYERNORM || n->op == OP_ADD_RMSNORM;
     int ln = n->op == OP_LAYERNORM || n->op == OP_ADD_LAYERNORM;
     const Tensor *w = x[fused + 1], *b = ln ? x[fused + 2] : NULL;
     double eps = ir_attr_float(n, A_eps, 1e-5);
-    int64_t d = y->dim[y->rank - 1], rows = d ? tensor_numel(y) / d : 0;
-    float *sum = xcalloc((size_t)(d ? d : 1), sizeof *sum);       /* (d) the summed row */
-    for (int64_t i = 0; i < rows; i++) {
-        const float *row = (const float *)x[0]->data + i * d;
-        if (fused) {
-            const float *res = (const float *)x[1]->data + i * d;
-            for (int64_t j = 0; j < d; j++) sum[j] = row[j] + res[j];
-            row = sum;
-        }
-        norm_row(row, d, w->data, b ? b->data : NULL, eps, (float *)y->data + i * d);
+    int64_t numel = tensor_numel(x[0]), d = x[0]->dim[x[0]->rank - 1], rows = d ? numel / d : 0;
+    const float *src = x[0]->data;              /* (rows, d) what is normalized */
+    float *out = y->data;                       /* (rows, d) where the norm goes */
+    if (fused) {
+        const float *a = x[0]->data, *r = x[1]->data;
+        float *sum = y->data;                   /* y[0] */
+        for (int64_t e = 0; e < numel; e++) sum[e] = a[e] + r[e];
+        src = sum;
+        out = sum + numel;                      /* y[1] */
     }
-    free(sum);
+    for (int64_t i = 0; i < rows; i++) norm_row(src + i * d, d, w->data, b ? b->data : NULL, eps, out + i * d);
 }
 
 static void exec_transpose(const Node *n, const Tensor *x, Tensor *y)
@@ -467,6 +509,8 @@ int interp_exec_node(Run *r, const Node *n, Tensor *y)
     case OP_MATMUL:
         exec_matmul(n, x[0], x[1], y);
         return 0;
+    case OP_LINEAR: case OP_GATED_LINEAR:
+        return exec_linear(r, n, x, y);
     case OP_SOFTMAX:
         exec_softmax(x[0], y);
         return 0;

@@ -284,6 +284,13 @@ void ir_shape_str(const Module *m, const Shape *s, char *buf, size_t cap);
 /* Prints the module. Paths are written relative to out_dir (the directory of the file
  * being written; "." for standard output). print → parse → print is byte-identical. */
 void ir_print(const Module *m, FILE *out, const char *out_dir);
+/* A node's attributes as the text form writes them: " causal=1 scale=0.125". */
+void ir_print_attrs(const Module *m, const Node *n, FILE *out);
+/* The graphs in Graphviz form: one cluster per graph and per layer (nodes named
+ * "PREFIX.rest" sharing a prefix), each op labelled with its name, attributes and type,
+ * fused ops filled and double-bordered, weights and states drawn apart. */
+void ir_print_dot(const Module *m, FILE *out);
+
 /* Parses .kir text. Weight data is not loaded (the frontend binds it). Returns NULL and
  * reports errors with file:line:col on failure. */
 Module *ir_parse(Arena *a, Diag *d, const char *path, const char *text, size_t len);

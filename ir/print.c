@@ -69,6 +69,11 @@ static void put_attr(const Module *m, FILE *out, const Attr *a)
     }
 }
 
+void ir_print_attrs(const Module *m, const Node *n, FILE *out)
+{
+    for (int j = 0; j < n->n_attrs; j++) put_attr(m, out, &n->attrs[j]);
+}
+
 static void print_graph(const Module *m, const Graph *g, FILE *out, const Diag *files)
 {
     fprintf(out, "\ngraph %s {\n", g->name);
@@ -76,7 +81,7 @@ static void print_graph(const Module *m, const Graph *g, FILE *out, const Diag *
         const Node *n = g->nodes[i];
         fprintf(out, "  %%%s = %s", n->name, op_name(n->op));
         for (int j = 0; j < n->n_in; j++) fprintf(out, "%s%%%s", j ? ", " : " ", n->in[j]->name);
-        for (int j = 0; j < n->n_attrs; j++) put_attr(m, out, &n->attrs[j]);
+        ir_print_attrs(m, n, out);
         fputs(" : ", out);
         put_type(m, out, n->dtype, &n->shape);
         if (files && n->loc.file && n->loc.file < files->n_files && n->loc.line) {

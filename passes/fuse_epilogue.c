@@ -146,7 +146,7 @@ static int match_gate(const Uses *u, const char *dead, Chain *ch)
     absorb(ch, gate);
     absorb(ch, up);
     absorb(ch, act);
-    ch->last = mul;
+    ch->last = mul;                     /* so far */
     return 1;
 }
 
@@ -154,10 +154,11 @@ static int match_gate(const Uses *u, const char *dead, Chain *ch)
 static const char *nothing_to_fold(const Module *m, const Node *mm, const Node *r, char *why, size_t cap)
 {
     if (r->op != OP_ADD) {
-        snprintf(why, cap, "nothing to fold (its only reader is a %s)", op_name(r->op));
+        snprintf(why, cap, "nothing to fold (its only reader is %s %s)", strchr("aeiou", op_name(r->op)[0]) ? "an" : "a",
+                 op_name(r->op));
         return why;
     }
-    char s[512], y[512];
+    char s[128], y[128];
     ir_shape_str(m, &other(r, mm)->shape, s, sizeof s);
     ir_shape_str(m, &mm->shape, y, sizeof y);
     snprintf(why, cap, "nothing to fold (its only reader adds %s '%s', neither a 1-d bias weight nor a residual %s)", s,
@@ -184,7 +185,7 @@ static const char *match(const Module *m, const Uses *u, const char *dead, Node 
         else if (stage == 1 && act_of(r)) ch->act = act_of(r);
         else if (stage == 2 && adds_residual(r, cur)) ch->residual = other(r, cur);
         else continue;
-        if (!ch->up || cur != ch->last) absorb(ch, cur);
+        absorb(ch, cur);
         cur = r;
     }
     if (cur == mm) return nothing_to_fold(m, mm, u->reader[mm->id], why, cap);
@@ -228,7 +229,7 @@ static int fuse_graph(PassCtx *c, Graph *g)
         Node *mm = g->nodes[i];
         if (!is_projection(mm) || dead[i]) continue;
         Chain ch;
-        char why[768];
+        char why[1024];
         const char *no = match(c->m, &u, dead, mm, &ch, why, sizeof why);
         if (no) {
             fusion_site(c, "epilogue", mm, "%s", no);

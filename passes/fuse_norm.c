@@ -48,7 +48,7 @@ static const char *match(const Module *m, Site *s, char *why, size_t cap)
     Node *x = s->norm->in[0];
     s->add = x;
     if (is_fused_sum(x)) {
-        snprintf(why, cap, "the sum feeds another norm, '%s', which it is fused with", x->in[0]->name);
+        snprintf(why, cap, "the add is already fused with another norm of its sum ('%s')", x->in[0]->name);
         return why;
     }
     if (x->op != OP_ADD) {

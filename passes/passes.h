@@ -54,6 +54,8 @@ typedef struct PassOptions {
     int time_passes;            /* each pass's time and changes to stderr */
     int verify;                 /* run ir_verify after every pass (tests, debug builds) */
     FusionReport *report;       /* filled by the fusion passes when not NULL */
+    const char *dot;            /* write the graphs in Graphviz form to this file ... */
+    const char *dot_after;      /* ... after this pass (NULL: where the pipeline ends) */
 } PassOptions;
 
 /* Runs the pipeline. Unknown pass names in the options are user errors. Returns 0, or -1
@@ -67,6 +69,7 @@ int pass_cse(PassCtx *c);
 int pass_pack_weights(PassCtx *c);
 int pass_fuse_norm(PassCtx *c);
 int pass_fuse_attention(PassCtx *c);
+int pass_fuse_epilogue(PassCtx *c);
 
 /* ---- the fusion report (report.c) ----------------------------------------------------- */
 

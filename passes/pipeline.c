@@ -15,6 +15,7 @@ const Pass pass_pipeline[] = {
     { "pack-weights", pass_pack_weights, "read [in, out] weights of matmuls transposed, as [out, in] (tb=1)" },
     { "fuse-attention", pass_fuse_attention, "q·kᵀ, scale, mask, softmax and ·v into one attention kernel" },
     { "fuse-norm", pass_fuse_norm, "a residual add and the layernorm or rmsnorm of its sum into one kernel giving both" },
+    { "fuse-epilogue", pass_fuse_epilogue, "bias, activation, gating and residual add into the matmul that feeds them" },
     { "dce-late", pass_dce, "remove what cse and pack-weights left unused, weights included" },
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof pass_pipeline[0]);
@@ -84,6 +85,21 @@ static int print_module(const Module *m, const PassOptions *o, int index, const 
     return 0;
 }
 
+static int write_dot(const Module *m, const char *path, Diag *d)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        diag_file_error(d, path, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    ir_print_dot(m, f);
+    if (fclose(f) != 0) {
+        diag_file_error(d, path, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int count_nodes(const Module *m)
 {
     int n = 0;
@@ -96,7 +112,7 @@ int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped)
     *stopped = 0;
     if (check_list(o->only, "--passes", 0, d) || check_list(o->disabled, "--disable-pass", 0, d) ||
         check_list(o->print_before, "--print-before", 1, d) || check_list(o->print_after, "--print-after", 1, d) ||
-        check_list(o->stop_after, "--stop-after", 0, d))
+        check_list(o->stop_after, "--stop-after", 0, d) || check_list(o->dot_after, "--dot-after", 0, d))
         return -1;
     for (int i = 0; i < pass_count; i++) {
         const Pass *p = &pass_pipeline[i];
@@ -123,10 +139,12 @@ int passes_run(Module *m, const PassOptions *o, Diag *d, int *stopped)
                 print_module(m, o, i, "after", p->name, d))
                 return -1;
         }
+        if (o->dot && o->dot_after && listed(o->dot_after, p->name) && write_dot(m, o->dot, d)) return -1;
         if (o->stop_after && listed(o->stop_after, p->name)) {
             *stopped = 1;
-            return 0;
+            break;
         }
     }
+    if (o->dot && !o->dot_after && write_dot(m, o->dot, d)) return -1;
     return 0;
 }

@@ -19,7 +19,12 @@
  * probe: all the CPUs when they run it 1.3x faster than one, else 1); --stats and --version
  * print the choice. The environment variable KILN_PARALLEL_MIN_WORK=N overrides the
  * dispatch threshold (runtime/model.h; 1 splits every kernel): for measurements and the
- * tests, not for users. */
+ * tests, not for users.
+ *
+ * `kiln diff` runs a capture build (KILN_MODEL_CAPTURE) with the hidden options
+ * `--tokens ... --logits F --capture FILE [--capture-perturb NODE]`: every node's value of
+ * the run goes to FILE (runtime/capture.c). They are not in --help: kiln diff is their user. */
+#include "runtime/capture.h"
 #include "runtime/model.h"
 #include "runtime/runtime.h"
 #include "runtime/unicode_impl.h"
@@ -91,6 +96,8 @@ static const char help[] =
 
 typedef struct Options {
     const char *prompt, *prompt_file, *tokens, *logits, *weights;
+    const char *capture;        /* --capture FILE (kiln diff) */
+    long long capture_perturb;  /* --capture-perturb NODE, or -1 */
     long long n_new, top_k, ctx, threads;
     double temperature, top_p, repeat_penalty;
     unsigned long long seed;
@@ -294,6 +301,9 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if ((v = opt_value(argc, argv, &i, "--tokens", &missing))) o->tokens = v;
         else if ((v = opt_value(argc, argv, &i, "--logits", &missing))) o->logits = v;
         else if ((v = opt_value(argc, argv, &i, "--weights", &missing))) o->weights = v;
+        else if ((v = opt_value(argc, argv, &i, "--capture-perturb", &missing))) {
+            if (parse_int("--capture-perturb", v, 0, LLONG_MAX, &o->capture_perturb)) return 2;
+        } else if ((v = opt_value(argc, argv, &i, "--capture", &missing))) o->capture = v;
         else if (!strcmp(a, "--stats")) o->stats = 1;
         else if (!strcmp(a, "--show-ids")) o->show_ids = 1;
         else if (!strcmp(a, "--verify-weights")) o->verify_weights = 1;
@@ -307,6 +317,10 @@ static int parse_args(int argc, char **argv, Options *o)
     if (o->tokens && !o->logits) return usage("--tokens needs --logits FILE");
     if (o->logits && !o->tokens) return usage("--logits needs --tokens a,b,c");
     if (o->weights && kiln_model.weights) return usage("--weights: this executable has its weights embedded");
+    if (o->capture && !(kiln_model.flags & KILN_MODEL_CAPTURE))
+        return usage("--capture: this executable was not compiled for capture (kiln diff makes such builds)");
+    if (o->capture && !o->tokens) return usage("--capture needs --tokens a,b,c --logits FILE");
+    if (o->capture_perturb >= 0 && !o->capture) return usage("--capture-perturb needs --capture FILE");
     return -1;
 }
 
@@ -675,6 +689,7 @@ int main(int argc, char **argv)
     o.repeat_penalty = 1;
     o.ctx = kiln_model.max_positions;
     o.threads = 0;          /* measured */
+    o.capture_perturb = -1;
     o.stops = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *o.stops);
     if (!o.stops) return fail("out of memory");
     int rc = parse_args(argc, argv, &o);
@@ -737,10 +752,13 @@ int main(int argc, char **argv)
         rc = fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)kiln_model.arena_bytes,
                   strerror(errno));
     if (rc == 0) rc = threads_start(o.threads);
+    int cerr = rc == 0 && o.capture ? rt_capture_open(o.capture, o.capture_perturb) : 0;
+    if (cerr) rc = fail("cannot write '%s': %s", o.capture, strerror(cerr));
     if (rc == 0) {
         Exec e = { arena, w.data, 0, o.ctx, 0 };
         rc = o.tokens ? run_logits(&o, &e) : run_generate(&o, &e, &tok);
     }
+    if ((cerr = rt_capture_close()) && rc == 0) rc = fail("cannot write '%s': %s", o.capture, strerror(cerr));
     rt_pool_stop();
     if (arena) munmap(arena, (size_t)(kiln_model.arena_bytes ? kiln_model.arena_bytes : 64));
     if (w.map) munmap(w.map, w.map_len);

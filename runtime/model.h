@@ -39,9 +39,16 @@ void kiln_parallel(KilnKernel fn, void *const args[7], int64_t work);
 /* forward calls kiln_parallel only for work >= this (INT64_MAX: never). */
 extern int64_t kiln_parallel_min_work;
 
+/* Capture builds (KILN_MODEL_CAPTURE in flags, made for `kiln diff`): forward calls this
+ * after every node but inputs and weights, in graph order, with the node's index in the
+ * compiled graph, its value y (in the arena) and its size at this call's seq and past.
+ * The runtime writes it to the file of the hidden option --capture (runtime/capture.h). */
+void kiln_capture(int64_t node, void *y, int64_t bytes);
+#define KILN_MODEL_CAPTURE 1u
+
 typedef struct KilnModel {
     uint32_t abi_version;       /* KILN_ABI_VERSION */
-    uint32_t flags;             /* reserved, 0 */
+    uint32_t flags;             /* KILN_MODEL_CAPTURE or 0 */
     const char *name;           /* the model's name */
     const char *kiln_version;   /* the kiln that compiled it */
     const char *target;         /* target triple */

@@ -58,6 +58,8 @@ typedef struct T {
     double tol;
     unsigned abs_mask;              /* M_MAG: graph inputs taken in absolute value */
     int abs_weights;                /* M_MAG: weights too */
+    int exact_first_half;           /* the output's first half bit-exact, the metric for the rest
+                                       (a fused norm's (2, ..) result: the sum, then the norm) */
 } T;
 
 void t_init(T *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -214,6 +214,60 @@ static void test_matmul(void)
     matmul_weight(DT_F32, 1, 17, 48);
 }
 
+/* LINEAR / GATED_LINEAR: x (xs, k) times weights stored [n, k] (tb) or [k, n], then the
+ * epilogue: a bias weight (n), the activation, the residual input; against the interpreter,
+ * which computes the unfused chain's roundings, with the matmul's metric (the same node on
+ * |inputs| and |weights| scales each element) */
+static void linear(int gated, int tb, const char *xs, int kk, int nn, int bias, const char *act, int res, const char *r)
+{
+    T t;
+    t_init(&t, "%s tb=%d [%s,%d] n=%d%s%s%s%s {%s}", gated ? "gated_linear" : "linear", tb, xs, kk, nn,
+           bias ? " bias" : "", act ? " act=" : "", act ? act : "", res ? " residual" : "", r ? r : "");
+    begin(&t);
+    char sx[64], sy[64];
+    snprintf(sx, sizeof sx, "%s,%d", xs, kk);
+    snprintf(sy, sizeof sy, "%s,%d", xs, nn);
+    Node *x = t_in(&t, "x", P(&t, sx), F_UNI, -1, 1);
+    Node *rn = res ? t_in(&t, "res", P(&t, sy), F_UNI, -1, 1) : NULL;
+    Shape ws = tb ? shp(2, C(nn), C(kk)) : shp(2, C(kk), C(nn));
+    Node *w = t_weight(&t, "w", DT_F32, ws);
+    Node *wu = gated ? t_weight(&t, "w_up", DT_F32, ws) : NULL;
+    Node *b = bias ? t_weight(&t, "b", DT_F32, shp(1, C(nn))) : NULL;
+    Node *y = t_node(&t, gated ? OP_GATED_LINEAR : OP_LINEAR, x, w, wu, NULL);
+    if (b) ir_node_add_input(y, b);
+    if (rn) ir_node_add_input(y, rn);
+    if (tb) set_i(&t, y, A_tb, 1);
+    if (act) set_s(&t, y, A_act, act);
+    if (bias) set_i(&t, y, A_bias, 1);
+    if (res) set_i(&t, y, A_residual, 1);
+    t_done(&t, y);
+    runs(&t, r);
+    t.metric = M_MAG;
+    t.tol = 1e-5;
+    t.abs_mask = 3;         /* x, residual */
+    t.abs_weights = 1;      /* sum |x| * |w| + |b| */
+    n_fail += t_check(&t);
+    n_cases++;
+    t_free(&t);
+}
+
+static void test_linear(void)
+{
+    static const char *const acts[] = { NULL, "relu", "silu", "gelu_tanh", "gelu_erf" };
+    /* (k, n): odd and vector-multiple widths, panels of 4 vectors and their remainders */
+    static const int kn[][2] = { { 16, 48 }, { 33, 17 }, { 64, 100 }, { 1, 3 }, { 100, 1 }, { 24, 160 } };
+    for (int tb = 0; tb < 2; tb++) {
+        for (int a = 0; a < 5; a++) {
+            linear(0, tb, "s", kn[a][0], kn[a][1], 1, acts[a], 0, "s=7; s=1; s=24");
+            linear(0, tb, "b,s", kn[a + 1][0], kn[a + 1][1], a & 1, acts[a], 1, "b=2 s=7; b=1 s=1");
+            if (acts[a]) linear(1, tb, "s", kn[a][0], kn[a][1], 0, acts[a], a & 1, "s=7; s=1; s=24");
+        }
+        linear(1, tb, "b,s", 33, 64, 0, "silu", 1, "b=2 s=5; b=1 s=1");
+        linear(0, tb, "5", 17, 33, 1, "gelu_tanh", 1, NULL);
+        linear(0, tb, "s", 20, 5, 1, "silu", 1, "s=0");
+    }
+}
+
 /* ---- softmax, norms ------------------------------------------------------------------------- */
 
 static void softmax(const char *shape, Fill f, double range, const char *r)
@@ -241,7 +295,8 @@ static void test_softmax(void)
     softmax("b,s", F_UNI, 3, "b=2 s=0");
 }
 
-/* op (x[, r], w[, b]) over rows of d; x offset to make the mean matter */
+/* op (x[, r], w[, b]) over rows of d; x offset to make the mean matter. The fused ops
+ * give (2, shape, d): the sum bit-exact, then the norm. */
 static void norm(OpKind op, const char *shape, int d, DType wdt, const char *r)
 {
     T t;
@@ -264,6 +319,7 @@ static void norm(OpKind op, const char *shape, int d, DType wdt, const char *r)
     set_f(&t, y, A_eps, 1e-5);
     t_done(&t, y);
     runs(&t, r);
+    t.exact_first_half = fused;     /* y (2, .., d): the sum exactly as ADD, then the norm */
     finish(&t, M_ROW, 1e-5, 0);
 }
 
@@ -712,6 +768,7 @@ int main(void)
     test_binary();
     test_unary();
     test_matmul();
+    test_linear();
     test_softmax();
     test_norms();
     test_layout();

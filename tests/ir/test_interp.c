@@ -451,7 +451,17 @@ static int test_norms(void)
     return fails;
 }
 
-/* ADD_LAYERNORM vs ADD then LAYERNORM, ADD_RMSNORM vs ADD then RMSNORM: bit for bit. */
+/* A take of x along axis 0 at index i (how the fused norms' two results are read). */
+static Node *take0(World *w, Node *x, int64_t i)
+{
+    Node *t = node(w, OP_TAKE, x, NULL, NULL, NULL);
+    set_i(w, t, A_axis, 0);
+    set_i(w, t, A_index, i);
+    return done(w, t);
+}
+
+/* ADD_LAYERNORM vs ADD then LAYERNORM, ADD_RMSNORM vs ADD then RMSNORM, bit for bit: the
+ * fused result (2, 2, 3, 16) holds the sum at index 0 and the norm at index 1. */
 static int test_add_norms(void)
 {
     World w;
@@ -461,25 +471,34 @@ static int test_add_norms(void)
     Node *g = input(&w, "g", DT_F32, shp(1, C(16)));
     Node *b = input(&w, "b", DT_F32, shp(1, C(16)));
     Node *sum = binary(&w, OP_ADD, a, r);
+    output(&w, sum);
     Node *ln = node(&w, OP_LAYERNORM, sum, g, b, NULL);
     set_f(&w, ln, A_eps, 1e-5);
     output(&w, done(&w, ln));
-    Node *aln = node(&w, OP_ADD_LAYERNORM, a, r, g, b);
-    set_f(&w, aln, A_eps, 1e-5);
-    output(&w, done(&w, aln));
     Node *rn = node(&w, OP_RMSNORM, sum, g, NULL, NULL);
     set_f(&w, rn, A_eps, 1e-6);
     output(&w, done(&w, rn));
+    Node *aln = node(&w, OP_ADD_LAYERNORM, a, r, g, b);
+    set_f(&w, aln, A_eps, 1e-5);
+    done(&w, aln);
+    output(&w, take0(&w, aln, 0));
+    output(&w, take0(&w, aln, 1));
     Node *arn = node(&w, OP_ADD_RMSNORM, a, r, g, NULL);
     set_f(&w, arn, A_eps, 1e-6);
-    output(&w, done(&w, arn));
+    done(&w, arn);
+    output(&w, take0(&w, arn, 0));
+    output(&w, take0(&w, arn, -1));
+    int bad_shape = aln->shape.rank != 4 || !dim_eq(aln->shape.d[0], C(2)) || !dim_eq(aln->shape.d[3], C(16));
+    if (bad_shape) printf("    add_layernorm: the result is not (2, 2, 3, 16)\n");
     Tensor ins[4] = { mk_random(3, DIMS(2, 3, 16)), mk_random(3, DIMS(2, 3, 16)), mk_random(1, DIMS(16)),
-                      mk_random(1, DIMS(16)) }, outs[4];
-    int fails = run1(&w, ins, outs) != 0;
+                      mk_random(1, DIMS(16)) }, outs[7];
+    int fails = bad_shape + (run1(&w, ins, outs) != 0);
     if (!fails) {
-        fails += same("add_layernorm", &outs[1], &outs[0], 0);
-        fails += same("add_rmsnorm", &outs[3], &outs[2], 0);
-        free_all(outs, 4);
+        fails += same("add_layernorm sum", &outs[3], &outs[0], 0);
+        fails += same("add_layernorm norm", &outs[4], &outs[1], 0);
+        fails += same("add_rmsnorm sum", &outs[5], &outs[0], 0);
+        fails += same("add_rmsnorm norm", &outs[6], &outs[2], 0);
+        free_all(outs, 7);
     }
     free_all(ins, 4);
     w_free(&w);
@@ -896,6 +915,93 @@ static int test_attention(void)
     return fails;
 }
 
+/* LINEAR and GATED_LINEAR against the unfused chains they replace, MATMUL → [ADD bias] →
+ * [activation] → [MUL up] → [ADD residual], bit for bit, and against a direct double
+ * computation here; both layouts, every activation, with and without bias and residual. */
+static double act_ref(const char *act, double x)
+{
+    if (!strcmp(act, "relu")) return x > 0 ? x : 0;
+    if (!strcmp(act, "silu")) return x / (1 + exp(-x));
+    if (!strcmp(act, "gelu_tanh")) return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    return 0.5 * x * (1 + erf(x / sqrt(2)));
+}
+
+static int test_linear(void)
+{
+    enum { B = 2, M = 3, K = 16, N = 12 };
+    static const struct { int gated, tb, bias, res; const char *act; } v[] = {
+        { 0, 1, 1, 1, "gelu_tanh" }, { 0, 0, 1, 0, "gelu_erf" }, { 0, 1, 0, 1, "silu" }, { 0, 0, 1, 1, "relu" },
+        { 0, 1, 1, 0, NULL }, { 0, 0, 0, 1, NULL }, { 1, 1, 0, 1, "silu" }, { 1, 0, 0, 0, "gelu_tanh" },
+    };
+    int fails = 0;
+    for (size_t t = 0; t < sizeof v / sizeof v[0]; t++) {
+        World w;
+        w_init(&w);
+        Node *x = input(&w, "x", DT_F32, shp(3, C(B), C(M), C(K)));
+        Shape ws = v[t].tb ? shp(2, C(N), C(K)) : shp(2, C(K), C(N));
+        Node *wg = input(&w, "w", DT_F32, ws), *wu = input(&w, "w_up", DT_F32, ws);
+        Node *bias = input(&w, "bias", DT_F32, shp(1, C(N)));
+        Node *res = input(&w, "res", DT_F32, shp(3, C(B), C(M), C(N)));
+        /* the chain */
+        Node *y = node(&w, OP_MATMUL, x, wg, NULL, NULL);
+        if (v[t].tb) set_i(&w, y, A_tb, 1);
+        done(&w, y);
+        if (v[t].bias) y = binary(&w, OP_ADD, (t & 1) ? bias : y, (t & 1) ? y : bias);      /* either side */
+        if (v[t].act) {
+            const char *a = v[t].act;
+            y = node(&w, !strcmp(a, "relu") ? OP_RELU : !strcmp(a, "silu") ? OP_SILU : OP_GELU, y, NULL, NULL, NULL);
+            if (!strncmp(a, "gelu", 4)) set_s(&w, y, A_approx, a + 5);
+            done(&w, y);
+        }
+        if (v[t].gated) {
+            Node *up = node(&w, OP_MATMUL, x, wu, NULL, NULL);
+            if (v[t].tb) set_i(&w, up, A_tb, 1);
+            y = binary(&w, OP_MUL, y, done(&w, up));
+        }
+        if (v[t].res) y = binary(&w, OP_ADD, res, y);
+        output(&w, y);
+        /* the fused node */
+        Node *f = node(&w, v[t].gated ? OP_GATED_LINEAR : OP_LINEAR, x, wg, v[t].gated ? wu : NULL, NULL);
+        if (v[t].bias) ir_node_add_input(f, bias);
+        if (v[t].res) ir_node_add_input(f, res);
+        if (v[t].tb) set_i(&w, f, A_tb, 1);
+        if (v[t].act) set_s(&w, f, A_act, v[t].act);
+        if (v[t].bias) set_i(&w, f, A_bias, 1);
+        if (v[t].res) set_i(&w, f, A_residual, 1);
+        output(&w, done(&w, f));
+        Tensor ins[5] = { mk_random(3, DIMS(B, M, K)), mk_random(2, ws.d[0].k == N ? DIMS(N, K) : DIMS(K, N)),
+                          mk_random(2, ws.d[0].k == N ? DIMS(N, K) : DIMS(K, N)), mk_random(1, DIMS(N)),
+                          mk_random(3, DIMS(B, M, N)) }, outs[2];
+        if (run1(&w, ins, outs)) fails++;
+        else {
+            const float *X = ins[0].data, *W = ins[1].data, *U = ins[2].data, *bb = ins[3].data, *R = ins[4].data;
+            double want[B * M * N];
+            for (int r = 0; r < B * M; r++)
+                for (int j = 0; j < N; j++) {
+                    double g = 0, u = 0;
+                    for (int k = 0; k < K; k++) {
+                        int wi = v[t].tb ? j * K + k : k * N + j;
+                        g += (double)X[r * K + k] * W[wi];
+                        u += (double)X[r * K + k] * U[wi];
+                    }
+                    if (v[t].bias) g += bb[j];
+                    if (v[t].act) g = act_ref(v[t].act, g);
+                    if (v[t].gated) g *= u;
+                    want[r * N + j] = g + (v[t].res ? R[r * N + j] : 0);
+                }
+            char what[96];
+            snprintf(what, sizeof what, "%s variant %zu vs unfused", v[t].gated ? "gated_linear" : "linear", t);
+            fails += same(what, &outs[1], &outs[0], 0);
+            snprintf(what, sizeof what, "%s variant %zu vs double", v[t].gated ? "gated_linear" : "linear", t);
+            fails += check(what, &outs[1], 3, DIMS(B, M, N), want, 1e-5);
+            free_all(outs, 2);
+        }
+        free_all(ins, 5);
+        w_free(&w);
+    }
+    return fails;
+}
+
 /* ---- states ----------------------------------------------------------------------------- */
 
 /* A KV-cache module: state k (batch, 2, 8, 2) with batch max 2, an append graph
@@ -1280,6 +1386,7 @@ static const struct { const char *name; int (*fn)(void); } cases[] = {
     { "rope interleaved, half, permutation identity", test_rope },
     { "mask causal, window, valid", test_mask },
     { "attention (GQA) vs unfused chain and double", test_attention },
+    { "linear / gated_linear vs unfused chains and double", test_linear },
     { "cache over two runs, state_read, context full", test_cache },
     { "interp_reorder", test_reorder },
     { "pool mean/max with valid", test_pool },
