@@ -21,6 +21,9 @@ static const char help[] =
     "  --cpu NAME         CPU to tune for: native (default for this machine), x86-64, x86-64-v3,\n"
     "                     x86-64-v4, znver4, neoverse-n1, ... (default elsewhere: the baseline)\n"
     "  --features LIST    extra target features, e.g. -avx512f\n"
+    "  --no-weights       with --emit=ir only: read the model without opening its weight files\n"
+    "                     (dtypes and shapes as the model declares them), to look at the\n"
+    "                     passes' work before downloading the weights\n"
     "  -O0 .. -O3         LLVM optimization level (default -O3)\n"
     "  --weights=MODE     embedded (default: one standalone file) or external (OUT.weights,\n"
     "                     mapped at start-up)\n"
@@ -105,6 +108,7 @@ int cmd_compile(int argc, char **argv)
     o.opt_level = 3;
     o.eos_id = -1;
     int quiet = 0;
+    int no_weights = 0;
     const char *report_to = NULL;       /* "-": standard error */
     FusionReport report = { 0 };
     for (int i = 0; i < argc; i++) {
@@ -137,6 +141,7 @@ int cmd_compile(int argc, char **argv)
             if (!strcmp(v, "external")) o.weights_external = 1;
             else if (strcmp(v, "embedded")) return usage_error("compile", "--weights must be embedded or external, not '%s'", v);
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o.opt_level = a[2] - '0';
+        else if (!strcmp(a, "--no-weights")) no_weights = 1;
         else if (!strcmp(a, "-v")) o.verbose = 1;
         else if (!strcmp(a, "-q")) quiet = 1;
         else if (a[0] == '-' && a[1]) return usage_error("compile", "unknown or incomplete option '%s'", a);
@@ -149,6 +154,7 @@ int cmd_compile(int argc, char **argv)
     unsigned first;
     int want_ir;
     if (parse_emit(emit, &o.emit, &want_ir, &first)) return 2;
+    if (no_weights && o.emit) return usage_error("compile", "--no-weights is for --emit=ir only (the executable needs the weights)");
     if (o.triple && strncmp(o.triple, "x86_64", 6) && strncmp(o.triple, "aarch64", 7))
         return usage_error("compile", "unknown target '%s' (x86_64-linux-gnu or aarch64-linux-gnu)", o.triple);
 
@@ -158,7 +164,7 @@ int cmd_compile(int argc, char **argv)
     int rc = 1;
     void *tok = NULL;
     double t0 = clock_seconds();
-    Module *m = fe_load(&a, &d, path, 0);
+    Module *m = fe_load(&a, &d, path, no_weights ? FE_NO_WEIGHTS : 0);
     if (!m) goto out;
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", clock_seconds() - t0);
     t0 = clock_seconds();

@@ -15,7 +15,7 @@
  * and the norm, so a value of the fused graph is found under the name it had before (how
  * `kiln diff` pairs values); F is named "<norm>.fused" (made unique). F and the takes take
  * the norm's place in the graph, and a reader of the sum written before the norm moves after
- * it (ir_graph_toposort is stable, so nothing else moves). The add and the norm leave in
+ * them (ir_graph_toposort keeps the written order where it can). The add and the norm leave in
  * this pass, so names stay unique. A second norm of the same sum then reads the first one's
  * take of the sum: it is reported, not fused (the sum is already computed once). */
 #include "passes/passes.h"
@@ -37,7 +37,7 @@ static const char *fusion_of(const Node *norm)
 /* Whether x is the sum half of an earlier fusion: take F axis=0 index=0. */
 static int is_fused_sum(const Node *x)
 {
-    if (x->op != OP_TAKE || ir_attr_int(x, A_index, 0) != 0) return 0;
+    if (x->op != OP_TAKE || ir_attr_int(x, A_axis, 0) != 0 || ir_attr_int(x, A_index, 0) != 0) return 0;
     OpKind f = x->in[0]->op;
     return f == OP_ADD_LAYERNORM || f == OP_ADD_RMSNORM;
 }

@@ -524,12 +524,17 @@ static void mask(int causal, int window, const char *valid, Fill vf, const char 
     finish(&t, M_EXACT, 0, 0);
 }
 
-static void attention(int H, int KH, int D, int DV, int causal, int window, const char *valid, const char *r)
+/* valid is filled 1 with probability vp; all of its row 0 is 0 when vhi = 1 (F_VALID). s and
+ * past go up to len_max. */
+static void attention_with(int H, int KH, int D, int DV, int causal, int window, const char *valid, double vp,
+                           double vhi, int64_t len_max, const char *r)
 {
     T t;
-    t_init(&t, "attention h=%d kvh=%d d=%d dv=%d causal=%d window=%d valid=[%s] {%s}", H, KH, D, DV, causal, window,
-           valid ? valid : "", r);
-    begin(&t);
+    t_init(&t, "attention h=%d kvh=%d d=%d dv=%d causal=%d window=%d valid=[%s]%s {%s}", H, KH, D, DV, causal, window,
+           valid ? valid : "", !valid || (vp == 0.7 && vhi == 1) ? "" : vhi == 1 ? " sparse, row 0 hidden" : " sparse", r);
+    t_sym(&t, "b", 4);
+    t_sym(&t, "s", len_max);
+    t_sym(&t, "past", len_max);
     char qs[64], ks[64], vs[64];
     snprintf(qs, sizeof qs, "b,%d,s,%d", H, D);
     snprintf(ks, sizeof ks, "b,%d,past+s,%d", KH, D);
@@ -537,7 +542,7 @@ static void attention(int H, int KH, int D, int DV, int causal, int window, cons
     Node *q = t_in(&t, "q", P(&t, qs), F_UNI, -2, 2);
     Node *k = t_in(&t, "k", P(&t, ks), F_UNI, -2, 2);
     Node *v = t_in(&t, "v", P(&t, vs), F_UNI, -1, 1);
-    Node *m = valid ? t_in(&t, "valid", P(&t, valid), F_VALID, 0.7, 1) : NULL;
+    Node *m = valid ? t_in(&t, "valid", P(&t, valid), F_VALID, vp, vhi) : NULL;
     Node *y = t_node(&t, OP_ATTENTION, q, k, v, m);
     set_f(&t, y, A_scale, 1 / sqrt((double)D));
     if (causal) set_i(&t, y, A_causal, 1);
@@ -545,6 +550,11 @@ static void attention(int H, int KH, int D, int DV, int causal, int window, cons
     t_done(&t, y);
     runs(&t, r);
     finish(&t, M_MAG, 1e-5, 4);         /* relative to sum_j p_j |v_j| */
+}
+
+static void attention(int H, int KH, int D, int DV, int causal, int window, const char *valid, const char *r)
+{
+    attention_with(H, KH, D, DV, causal, window, valid, 0.7, 1, 24, r);
 }
 
 static void test_attention_pieces(void)
@@ -570,6 +580,33 @@ static void test_attention_pieces(void)
     attention(2, 1, 32, 32, 1, 5, "b,past+s", r);
     attention(2, 2, 8, 8, 1, 0, NULL, "b=1 s=0 past=3");
     attention(2, 2, 8, 8, 0, 0, NULL, "b=1 s=2 past=0; b=1 s=0 past=0");
+}
+
+/* The flash attention kernel around its tile of 128 keys (kernel_attention.c): T = 1, 127,
+ * 129 and 389 = 3·128 + 5 keys, as prefill (s = T), decode (s = 1) and s < T queries after
+ * a past; GQA groups of 1, 3 (blocks of 4 rows straddle two queries) and 4 (a decode block
+ * is 4 heads); windows narrower and wider than a tile (whole tiles skipped); sparse valid
+ * rows (whole tiles and whole rows hidden, and batch 0 entirely). */
+static void test_attention_tiles(void)
+{
+    const char *decode = "b=2 s=1 past=0; b=2 s=1 past=126; b=2 s=1 past=388";      /* T = 1, 127, 389 */
+    const char *prefill = "b=1 s=127 past=0; b=1 s=129 past=0; b=1 s=389 past=0";
+    const char *past = "b=2 s=5 past=124; b=1 s=37 past=352; b=2 s=3 past=126";     /* T = 129, 389, 129 */
+    attention_with(4, 4, 64, 64, 1, 0, NULL, 0, 0, 400, decode);
+    attention_with(4, 4, 64, 64, 1, 0, NULL, 0, 0, 400, prefill);
+    attention_with(4, 4, 64, 64, 1, 0, NULL, 0, 0, 400, past);
+    attention_with(4, 4, 64, 64, 0, 0, NULL, 0, 0, 400, "b=1 s=200 past=189; b=2 s=1 past=128");
+    attention_with(8, 2, 64, 64, 1, 0, NULL, 0, 0, 400, decode);
+    attention_with(8, 2, 64, 64, 1, 0, NULL, 0, 0, 400, past);
+    attention_with(6, 2, 32, 48, 1, 0, NULL, 0, 0, 400, prefill);
+    attention_with(6, 2, 32, 48, 1, 0, NULL, 0, 0, 400, past);
+    attention_with(2, 1, 17, 20, 1, 50, NULL, 0, 0, 400, prefill);
+    attention_with(4, 2, 64, 64, 0, 150, NULL, 0, 0, 400, past);
+    attention_with(3, 3, 40, 40, 1, 130, NULL, 0, 0, 400, "b=2 s=1 past=388; b=1 s=260 past=0");
+    attention_with(4, 4, 64, 64, 1, 0, "b,past+s", 0.03, 1, 400, prefill);
+    attention_with(8, 2, 64, 64, 1, 0, "b,past+s", 0.03, 1, 400, decode);
+    attention_with(4, 2, 64, 64, 0, 0, "1,past+s", 0.02, 0, 400, past);
+    attention_with(4, 4, 8, 8, 1, 0, "b,past+s", 0.3, 0, 400, past);
 }
 
 /* state k (b, 2, 12, 5) at b's maximum; x (b, 2, s, 5) appended at past along axis 2, over
@@ -774,6 +811,7 @@ int main(void)
     test_layout();
     test_positions();
     test_attention_pieces();
+    test_attention_tiles();
     test_state_pool();
     test_state_read();
 
