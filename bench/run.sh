@@ -23,14 +23,8 @@ mkdir -p "$B"
 REPORT=$B/report.md
 : >"$REPORT"
 
-die() { printf '\n*** bench: FAILED: %s ***\n\n' "$*" >&2; exit 1; }
-say() { printf '%s\n' "$*"; }
+. bench/lib.sh
 rep() { printf '%s\n' "$*" | tee -a "$REPORT"; }
-now() { date +%s.%N; }
-# median / min / max of the numbers on standard input
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "nan"}'; }
-minmax() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s–%s", lo, hi}'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 # The 16 ids of the reference ("Hello, my name is" + arbitrary ids), read from the JSON.
 REF_JSON=bench/gpt2_124m_ref.json
@@ -38,9 +32,6 @@ REF_LAST=bench/gpt2_124m_ref_last.f32
 [ -f "$REF_JSON" ] && [ -f "$REF_LAST" ] || die "$REF_JSON or $REF_LAST is missing (bench/make_ref.py writes them)"
 IDS=$(grep '"ids"' "$REF_JSON" | sed 's/.*\[\(.*\)\].*/\1/; s/ //g')
 
-# A 128-token prompt (GPT-2 tokenizer; checked below) for prefill, a short one for decode.
-PROMPT128="It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, it was the season of Darkness, it was the spring of hope, it was the winter of despair, we had everything before us, we had nothing before us, we were all going direct to Heaven, we were all going direct the other way - in short, the period was so far like the present period, that some of its noisiest authorities insisted on its being received"
-PROMPT_DECODE="Hello, my name is"
 
 # GPT-2 124M's arithmetic (see README.md "How the rooflines are computed").
 WPE_BYTES=$((1024 * 768 * 4))                    # the position table: one row read per token
