@@ -61,6 +61,7 @@ int fe_bind_weights(Module *m, Diag *d)
     }
     for (int i = 0; i < m->n_weights; i++) {
         Weight *w = &m->weights[i];
+        if (w->n_parts) continue;       /* a concatenation: its parts are entries of their own */
         const StTensor *t = NULL;
         const char *where = NULL;
         for (int f = 0; f < m->n_wfiles && !t; f++) {
@@ -102,6 +103,7 @@ int fe_bind_weights(Module *m, Diag *d)
         w->dtype = t->dtype;
         w->data = t->data;
     }
+    ir_module_bind_concats(m);
     return d->n_errors > errs ? -1 : 0;
 }
 

@@ -75,7 +75,7 @@ static int exec_weight(Run *r, const Node *n, Tensor *y)
     const Weight *w = &r->in->m->weights[n->ref];
     if (!w->data) return interp_node_error(r->in, n, "weight '%s' has no data (weights not loaded)", w->tensor);
     int64_t numel = interp_prod(r->dims[n->id], 0, n->shape.rank);
-    if ((w->dtype == DT_F32 || w->dtype == DT_I32) && !w->transposed && (uintptr_t)w->data % 4 == 0) {
+    if ((w->dtype == DT_F32 || w->dtype == DT_I32) && !w->transposed && !w->n_parts && (uintptr_t)w->data % 4 == 0) {
         y->dtype = interp_value_dtype(w->dtype);
         y->rank = n->shape.rank;
         memcpy(y->dim, r->dims[n->id], sizeof y->dim);

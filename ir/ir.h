@@ -186,8 +186,11 @@ typedef struct Weight {     /* one tensor of the weight files, shared by WEIGHT 
     int declared;           /* dtype the model demands (a DType), or -1: whatever the file has */
     int transposed;         /* 1: the file's 2-d tensor with its axes swapped (shape is the swapped one) */
     Shape shape;            /* constant dims only */
-    const void *data;       /* into a mapped file; may be unaligned */
+    const void *data;       /* into a mapped file; may be unaligned (a concatenation: its first part's) */
     Loc loc;
+    int n_parts;            /* > 0: the rows of parts[0..n_parts) one after another, a layout chosen by
+                               pass fuse-epilogue (merged projections); tensor lists theirs */
+    struct Weight *parts;   /* copies of the parts' entries (each plain or transposed), data included */
 } Weight;
 
 typedef struct State {      /* persistent memory between graph runs */
@@ -238,6 +241,13 @@ int ir_module_add_weight_file(Module *m, const char *path, Loc loc);
 int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *shape, Loc loc);
 /* The weight of the same tensor with its two axes swapped (made on first use). */
 int ir_module_weight_transposed(Module *m, int w);
+/* The weight whose rows are those of weights parts[0..n) one after another (made on first
+ * use): all 2-d with the same columns, or all 1-d; one dtype; all plain or all transposed.
+ * Its tensor is their tensors joined by commas; it holds copies of their entries, so it
+ * outlives them. ir_module_bind_concats gives the copies their data once the files are
+ * bound (the loader calls it; a pass that concatenates bound weights need not). */
+int ir_module_weight_concat(Module *m, const int *parts, int n);
+void ir_module_bind_concats(Module *m);
 int ir_module_add_state(Module *m, const char *name, DType dt, const Shape *shape, int batch_axis, Loc loc);
 
 /* A node with no inputs and no shape yet; the caller sets inputs and attributes, then

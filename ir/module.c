@@ -94,7 +94,7 @@ int ir_module_add_weight_file(Module *m, const char *path, Loc loc)
 
 int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *shape, Loc loc)
 {
-    Weight w = { arena_strdup(m->arena, tensor), dt, -1, 0, *shape, NULL, loc };
+    Weight w = { arena_strdup(m->arena, tensor), dt, -1, 0, *shape, NULL, loc, 0, NULL };
     ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, w);
     namemap_put(m->arena, &m->weight_index, w.tensor, m->n_weights - 1);
     return m->n_weights - 1;
@@ -111,6 +111,53 @@ int ir_module_weight_transposed(Module *m, int w)
     t.shape.d[1] = m->weights[w].shape.d[0];
     ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, t);
     return m->n_weights - 1;
+}
+
+int ir_module_weight_concat(Module *m, const int *parts, int n)
+{
+    KILN_ASSERT(n >= 1 && n <= IR_MAX_RANK);
+    const Weight *p0 = &m->weights[parts[0]];
+    Weight c = *p0;
+    size_t len = 0;
+    for (int i = 0; i < n; i++) len += strlen(m->weights[parts[i]].tensor) + 1;
+    char *tensor = arena_alloc(m->arena, len + 1);
+    tensor[0] = 0;
+    c.shape.d[0] = dim_const(0);
+    for (int i = 0; i < n; i++) {
+        const Weight *p = &m->weights[parts[i]];
+        KILN_ASSERT(!p->n_parts && p->shape.rank == p0->shape.rank && p->dtype == p0->dtype &&
+                    p->transposed == p0->transposed && (p->shape.rank == 1 || dim_eq(p->shape.d[1], p0->shape.d[1])));
+        if (i) strcat(tensor, ",");
+        strcat(tensor, p->tensor);
+        c.shape.d[0].k += p->shape.d[0].k;
+    }
+    for (int i = 0; i < m->n_weights; i++)
+        if (m->weights[i].n_parts && m->weights[i].transposed == c.transposed && !strcmp(m->weights[i].tensor, tensor))
+            return i;
+    c.tensor = tensor;
+    c.declared = -1;
+    c.n_parts = n;
+    c.parts = arena_array(m->arena, (size_t)n, sizeof *c.parts);
+    for (int i = 0; i < n; i++) c.parts[i] = m->weights[parts[i]];
+    ARENA_PUSH(m->arena, m->weights, m->n_weights, m->cap_weights, c);
+    return m->n_weights - 1;
+}
+
+void ir_module_bind_concats(Module *m)
+{
+    for (int i = 0; i < m->n_weights; i++) {
+        Weight *c = &m->weights[i];
+        for (int j = 0; j < c->n_parts; j++) {
+            int file = ir_module_weight(m, c->parts[j].tensor);
+            if (file < 0) continue;
+            c->parts[j].data = m->weights[file].data;
+            c->parts[j].dtype = m->weights[file].dtype;
+        }
+        if (c->n_parts) {
+            c->data = c->parts[0].data;
+            c->dtype = c->parts[0].dtype;
+        }
+    }
 }
 
 int ir_module_add_state(Module *m, const char *name, DType dt, const Shape *shape, int batch_axis, Loc loc)

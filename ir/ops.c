@@ -57,7 +57,7 @@ _Static_assert(A_COUNT <= 32, "op_attr masks are 32 bits");
 #define B(a) (1u << A_##a)
 
 static const struct { uint32_t accepts, requires; } op_attr[OP_COUNT] = {
-    [OP_WEIGHT]     = { B(tensor) | B(transposed), B(tensor) },
+    [OP_WEIGHT]     = { B(tensor) | B(transposed) | B(concat), B(tensor) },
     [OP_STATE_READ] = { B(state) | B(axis), B(state) | B(axis) },
     [OP_SCALE]      = { B(value), B(value) },
     [OP_GELU]       = { B(approx), B(approx) },

@@ -456,6 +456,40 @@ static void skip_blank(P *p)
     while (p->tok.kind == T_NL) next(p);
 }
 
+/* A concatenation (pass fuse-epilogue's merged projections): `tensor` lists the parts, concat
+ * their rows. Each part is declared as a file tensor of n's dtype and columns (then its
+ * transposed view, with transposed=1), and the concatenation made of them. -1 when the node
+ * does not describe one that fits. */
+static int bind_concat(P *p, const Node *n, const char *t, int transposed)
+{
+    const Attr *rows = ir_node_attr(n, A_concat);
+    int parts[IR_MAX_RANK];
+    if (n->shape.rank < 1 || n->shape.rank > 2 || (transposed && n->shape.rank != 2) || rows->n < 1) return -1;
+    for (int i = 0; i < rows->n; i++) {
+        const char *e = strchr(t, ',');
+        size_t len = e ? (size_t)(e - t) : strlen(t);
+        if (!len || (e != NULL) != (i + 1 < rows->n) || rows->v.ints[i] < 1 || rows->v.ints[i] > IR_MAX_EXTENT) return -1;
+        const char *part = arena_strndup(p->m->arena, t, len);
+        Shape fs = n->shape;
+        fs.d[0] = dim_const(rows->v.ints[i]);
+        if (transposed) {
+            fs.d[0] = n->shape.d[1];
+            fs.d[1] = dim_const(rows->v.ints[i]);
+        }
+        int base = ir_module_weight(p->m, part);
+        if (base < 0) {
+            base = ir_module_add_weight(p->m, part, n->dtype, &fs, n->loc);
+            p->m->weights[base].declared = (int)n->dtype;
+        } else if (!shape_eq(&p->m->weights[base].shape, &fs) || p->m->weights[base].dtype != n->dtype) {
+            return -1;
+        }
+        parts[i] = transposed ? ir_module_weight_transposed(p->m, base) : base;
+        t += len + (e != NULL);
+    }
+    int w = ir_module_weight_concat(p->m, parts, rows->n);
+    return shape_eq(&p->m->weights[w].shape, &n->shape) ? w : -1;
+}
+
 /* Binds WEIGHT nodes to module weights (declared on first sight) and state ops to states. */
 static void bind_refs(P *p, Graph *g)
 {
@@ -466,6 +500,15 @@ static void bind_refs(P *p, Graph *g)
             if (!t) continue;       /* the verifier reports it */
             int transposed = (int)ir_attr_int(n, A_transposed, 0);
             int w = -1;
+            if (ir_node_attr(n, A_concat)) {
+                n->ref = bind_concat(p, n, t, transposed);
+                if (n->ref < 0) {
+                    diag_error(p->d, n->loc, "weight '%s': a concatenation names one tensor per entry of concat, all of"
+                               " its dtype and columns", n->name);
+                    p->failed = 1;
+                }
+                continue;
+            }
             if (transposed) {
                 /* declared by its file shape (the swap of the node's), then swapped */
                 Shape file = n->shape;

@@ -89,7 +89,8 @@ static int verify_graph(Module *m, Graph *g, Diag *d)
         }
         if (n->op == OP_WEIGHT && (n->ref < 0 || n->ref >= m->n_weights ||
                                    strcmp(m->weights[n->ref].tensor, ir_attr_str(n, A_tensor, "")) != 0 ||
-                                   m->weights[n->ref].transposed != (int)ir_attr_int(n, A_transposed, 0))) {
+                                   m->weights[n->ref].transposed != (int)ir_attr_int(n, A_transposed, 0) ||
+                                   (m->weights[n->ref].n_parts > 0) != (ir_node_attr(n, A_concat) != NULL))) {
             diag_error(d, n->loc, "weight '%s': tensor '%s' is not declared", n->name, ir_attr_str(n, A_tensor, "?"));
             bad++;
             continue;

@@ -2,7 +2,8 @@
  *
  * Weight data points into a mapped file at any alignment, so every element goes through
  * memcpy. f16 is widened exactly (subnormals, infinities and NaN included); bf16 is the top
- * half of an f32. A weight that pack-weights transposed is read transposed. The interpreter
+ * half of an f32. A weight that pack-weights transposed is read transposed, a concatenation
+ * (fuse-epilogue's merged projections) part after part. The interpreter
  * and the backend's weights blob both read through here, so they agree on every layout. */
 #include "ir.h"
 
@@ -32,6 +33,17 @@ static void read_plain(const Weight *w, float *dst, int64_t numel);
 
 void ir_weight_read_f32(const Weight *w, float *dst, int64_t numel)
 {
+    if (w->n_parts) {       /* a concatenation along axis 0: the parts' blocks one after another */
+        for (int i = 0; i < w->n_parts; i++) {
+            int64_t part = shape_numel_const(&w->parts[i].shape);
+            KILN_ASSERT(part >= 0 && part <= numel);
+            ir_weight_read_f32(&w->parts[i], dst, part);
+            dst += part;
+            numel -= part;
+        }
+        KILN_ASSERT(numel == 0);
+        return;
+    }
     if (!w->transposed) {
         read_plain(w, dst, numel);
         return;

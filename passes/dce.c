@@ -50,7 +50,7 @@ static int prune_weights(Module *m)
         m->n_weights = kept;
         memset(&m->weight_index, 0, sizeof m->weight_index);
         for (int w = 0; w < kept; w++)      /* the index is by file tensor: untransposed entries only */
-            if (!m->weights[w].transposed) namemap_put(m->arena, &m->weight_index, m->weights[w].tensor, w);
+            if (!m->weights[w].transposed && !m->weights[w].n_parts) namemap_put(m->arena, &m->weight_index, m->weights[w].tensor, w);
         for (int gi = 0; gi < m->n_graphs; gi++)
             for (int i = 0; i < m->graphs[gi]->n_nodes; i++) {
                 Node *n = m->graphs[gi]->nodes[i];

@@ -69,6 +69,7 @@ int pass_cse(PassCtx *c);
 int pass_pack_weights(PassCtx *c);
 int pass_fuse_norm(PassCtx *c);
 int pass_fuse_attention(PassCtx *c);
+int pass_fold_layout(PassCtx *c);
 int pass_fuse_epilogue(PassCtx *c);
 
 /* ---- the fusion report (report.c) ----------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 const Pass pass_pipeline[] = {
+    { "fold-layout", pass_fold_layout, "drop reshapes, transposes, slices and repeats that do nothing; join chains of them" },
     { "dce", pass_dce, "remove nodes that no output, state write or input needs" },
     { "cse", pass_cse, "merge nodes with the same op, inputs, attributes and type" },
     { "pack-weights", pass_pack_weights, "read [in, out] weights of matmuls transposed, as [out, in] (tb=1)" },
