@@ -9,21 +9,12 @@
  * of a long prompt may set, so it is reported, not compared. */
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "tests/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
 
-#define CHECK(cond, ...)                                                                                              \
-    do {                                                                                                              \
-        if (!(cond)) {                                                                                                \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                               \
-            printf(__VA_ARGS__);                                                                                      \
-            printf("\n");                                                                                             \
-            failures++;                                                                                               \
-        }                                                                                                             \
-    } while (0)
 
 /* Plans every graph of path after the pipeline (minus `disabled`); returns the largest
  * arena and the heads × bound² scores bytes of the widest attention seen. */
@@ -84,6 +75,6 @@ int main(int argc, char **argv)
         printf("%s: arena %.1f MiB fused, %.1f MiB unfused (scores at T = S = context: %.1f MiB)\n", argv[i],
                fused / 1048576.0, unfused / 1048576.0, scores / 1048576.0);
     }
-    if (failures) printf("%d failures\n", failures);
-    return failures ? 1 : 0;
+    if (check_failures) printf("%d failures\n", check_failures);
+    return check_failures ? 1 : 0;
 }

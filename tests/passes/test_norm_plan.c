@@ -14,22 +14,13 @@
  * into it (found here by walking the alias chains, not by the plan's alias_of). */
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "tests/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
 
-#define CHECK(cond, ...)                                                                                              \
-    do {                                                                                                              \
-        if (!(cond)) {                                                                                                \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                               \
-            printf(__VA_ARGS__);                                                                                      \
-            printf("\n");                                                                                             \
-            failures++;                                                                                               \
-        }                                                                                                             \
-    } while (0)
 
 static const Node *find(const Graph *g, const char *name)
 {
@@ -188,7 +179,7 @@ int main(int argc, char **argv)
 {
     test_hand_graph();
     for (int i = 1; i < argc; i++) test_model(argv[i]);
-    if (failures) printf("%d failures\n", failures);
+    if (check_failures) printf("%d failures\n", check_failures);
     else printf("PASS\n");
-    return failures ? 1 : 0;
+    return check_failures ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include "runtime/tokenizer.h"
 #include "support/support.h"
 #include "small_vocab.h"
+#include "tests/check.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -20,17 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int fails, checks;
 
-#define CHECK(cond, ...) do {                                                     \
-        checks++;                                                                 \
-        if (!(cond)) {                                                            \
-            fails++;                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            printf(__VA_ARGS__);                                                  \
-            printf("\n");                                                         \
-        }                                                                         \
-    } while (0)
 
 /* ---- 1. bad files ------------------------------------------------------------------- */
 
@@ -518,6 +509,6 @@ int main(void)
     rmdir(dir);
     blob_tests();
     text_tests();
-    printf("%d/%d checks pass\n", checks - fails, checks);
-    return fails != 0;
+    printf("%d/%d checks pass\n", check_count - check_failures, check_count);
+    return check_failures != 0;
 }
