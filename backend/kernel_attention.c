@@ -11,31 +11,36 @@
  * ATTENTION, flash style: q (B, H, S, D), k and v (B, KH, T, D | DV), query head h reading
  * key/value head h / G, G = H / KH (GQA without copying). The query rows of one (b, kv head)
  * are its G heads times S, ordered (i, g) — i major — and cut in blocks of ATT_ROWS rows
- * (decode with G >= ATT_ROWS: heads sharing a kv head; prefill: consecutive queries). A
+ * (prefill: consecutive queries; decode with G >= ATT_ROWS: the heads sharing a kv head). A
  * block walks the keys in tiles of ATT_TILE, aligned at multiples of ATT_TILE from key 0,
- * skipping the tiles that causal and window hide from all its rows, and for each tile:
- *   scores  s (rows, tile) on the stack: each q·k a dot product of vector pieces over D
- *           (K's piece loaded once for all rows), the vw partial-sum vectors of vw keys
- *           reduced together by a transposing tree (pairs of lanes added, log2 vw levels)
- *           into one vector of vw scores; times scale in f32; hidden ones -inf;
+ * only those holding a key that causal and window let some row of the block see, and for
+ * each tile:
+ *   scores  s (rows, tile) on the stack. A q·k is a dot product over D in vectors (D % vw
+ *           tail in lane 0), and the vw partial-sum vectors of vw keys are reduced
+ *           together by a transposing tree (pairs of lanes added, log2 vw levels) into one
+ *           vector of vw scores; rows go in passes of as many as keep their q in registers,
+ *           each pass reading the K tile; times scale in f32; hidden keys -inf;
  *   online  per row: m' = max(m, max s), p = e^(s - m') (kl_exp, vector), l' = l e^(m - m')
- *           + sum p; a row with nothing visible yet uses 0 for m' (so e^(-inf) = 0, never
+ *           + sum p; a row with nothing visible yet uses 0 for m' (e^(-inf) = 0, never
  *           -inf - -inf);
  *   values  y = y e^(m - m') + p · V_tile straight into the output rows (b, h, i, DV), as
  *           km_row_times does: panels of vectors of DV in registers for every row of the
  *           block, each piece of V loaded once for all rows, p splatted.
  * At the end y /= l, or zeros for a row that saw no visible key (l = 0). The only scratch is
- * the scores (ATT_ROWS, ATT_TILE) and (m, l) per row: nothing grows with T or S. The rows left
- * over (fewer than ATT_ROWS, e.g. decode's single row per head) run the same code one row
- * at a time. A row's arithmetic does not depend on its block: tiles are aligned to key 0 and
- * cut at T only, and a tile a row sees entirely hidden changes nothing (max with -inf, alpha
- * = e^0 = 1 exactly, p = 0); so shares give bit-identical results. Against the interpreter
- * (f64 softmax, f64 sums): ~4e-7 relative to sum p |v| (tests/backend/test_kernels.c).
+ * the scores (ATT_ROWS, ATT_TILE) and (m, l) per row (2 KiB): nothing grows with T or S. The
+ * rows left over (fewer than ATT_ROWS, e.g. decode's single row per head without GQA) run
+ * the same code one row at a time.
+ *
+ * A tile ends at T, or at the end of the block's last vector of keys holding one a row
+ * sees (the causal diagonal). Against the interpreter (f64 softmax, f64 sums): ≤ 1e-6
+ * relative to sum p |v| (tests/backend/test_kernels.c). Speed: bench/attention.c.
  *
  * Shares (the contract's part, parts): attention splits the blocks (B, KH, blocks) —
- * decode gives heads to parts (a kv head's group of heads with GQA); never the keys of a
- * row, which would split a reduction. Mask splits the rows (B, H, Q), or pieces of vw keys
- * of every row when there are fewer than 4 rows per part. */
+ * decode gives heads to parts (a kv head's group of heads with GQA). Blocks do not depend
+ * on parts, so results are bit-identical to one part; the keys of a row are never split
+ * (that would split a reduction: decode with fewer heads than parts leaves parts idle).
+ * Mask splits the rows (B, H, Q), or pieces of vw keys of every row when there are fewer
+ * than 4 rows per part. */
 #include "backend/kernel_impl.h"
 
 #include <math.h>
@@ -125,49 +130,52 @@ typedef struct Blk {
     LLVMValueRef prow;                      /* exp_step: the row's scores in sc */
 } Blk;
 
+/* The index in sc of row r's key j of the tile. */
 static LLVMValueRef sc_at(K *k, int r, LLVMValueRef j)
 {
     return kl_add(k, kl_i64(k, (int64_t)r * ATT_TILE), j);
 }
 
+/* acc[r] += q_r[c .. c+lanes) * krow[c .. c+lanes) for the nr rows from r0 */
+static void dot_step(K *k, Blk *bk, int r0, int nr, LLVMValueRef krow, LLVMValueRef c, int lanes, LLVMValueRef *acc)
+{
+    LLVMValueRef kv = kl_loadf(k, krow, c, lanes);
+    for (int r = 0; r < nr; r++) acc[r] = kl_fmuladd(k, kl_loadf(k, bk->q[r0 + r], c, lanes), kv, acc[r]);
+}
+
 /* part[r] = a vector whose lanes sum to q_r · k_key for rows [r0, r1): whole vectors of D
  * multiplied and accumulated lane by lane, the last D % vw products summed into lane 0.
- * With D a constant the code is straight (LLVM unrolls a loop of 16 of these in ~4x the
- * time), else loops. */
+ * With D a constant, straight code (no small loops for LLVM to unroll); else a loop. */
 static void dot_lanes(K *k, Blk *bk, int r0, int r1, LLVMValueRef key, LLVMValueRef *part)
 {
     LLVMValueRef krow = kl_gep(k, k->f32, bk->Kb, kl_mul(k, key, bk->D));     /* (D) */
-    LLVMValueRef acc[ATT_ROWS], next[ATT_ROWS], zero = kl_i64(k, 0);
+    LLVMValueRef acc[ATT_ROWS], tail;           /* tail: the first element past the whole vectors */
     int nr = r1 - r0, known = LLVMIsConstant(bk->D);
     int64_t d = known ? LLVMConstIntGetSExtValue(bk->D) : 0;
     for (int r = 0; r < nr; r++) acc[r] = kl_f32(k, 0, k->vw);
     if (known) {
-        for (int64_t c = 0; c + k->vw <= d; c += k->vw) {
-            LLVMValueRef kv = kl_loadf(k, krow, kl_i64(k, c), k->vw);
-            for (int r = 0; r < nr; r++) acc[r] = kl_fmuladd(k, kl_loadf(k, bk->q[r0 + r], kl_i64(k, c), k->vw), kv, acc[r]);
-        }
-        zero = kl_i64(k, d - d % k->vw);
+        for (int64_t c = 0; c + k->vw <= d; c += k->vw) dot_step(k, bk, r0, nr, krow, kl_i64(k, c), k->vw, acc);
+        tail = kl_i64(k, d - d % k->vw);
     } else {
         KLoop dl;
         kl_for(k, &dl, kl_i64(k, 0), bk->D, k->vw, nr, acc);
-        LLVMValueRef kv = kl_loadf(k, krow, dl.i, k->vw);
-        for (int r = 0; r < nr; r++) next[r] = kl_fmuladd(k, kl_loadf(k, bk->q[r0 + r], dl.i, k->vw), kv, dl.v[r]);
-        kl_next(k, &dl, next);
         memcpy(acc, dl.v, sizeof acc);
-        zero = dl.i;
+        dot_step(k, bk, r0, nr, krow, dl.i, k->vw, acc);
+        kl_next(k, &dl, acc);
+        memcpy(acc, dl.v, sizeof acc);
+        tail = dl.i;
     }
     for (int r = 0; r < nr; r++) part[r0 + r] = acc[r];
     if (known && d % k->vw == 0) return;
-    /* the tail: scalar products from `zero` (the first element not in a whole vector) */
     for (int r = 0; r < nr; r++) acc[r] = kl_f32(k, 0, 1);
     KLoop tl;
-    kl_for(k, &tl, zero, bk->D, 1, nr, acc);
-    LLVMValueRef ks = kl_loadf(k, krow, tl.i, 1);
-    for (int r = 0; r < nr; r++) next[r] = kl_fmuladd(k, kl_loadf(k, bk->q[r0 + r], tl.i, 1), ks, tl.v[r]);
-    kl_next(k, &tl, next);
-    LLVMValueRef zv = kl_f32(k, 0, k->vw), lane0 = LLVMConstInt(k->i32, 0, 0);
+    kl_for(k, &tl, tail, bk->D, 1, nr, acc);
+    memcpy(acc, tl.v, sizeof acc);
+    dot_step(k, bk, r0, nr, krow, tl.i, 1, acc);
+    kl_next(k, &tl, acc);
+    LLVMValueRef zero = kl_f32(k, 0, k->vw), lane0 = LLVMConstInt(k->i32, 0, 0);
     for (int r = 0; r < nr; r++)
-        part[r0 + r] = LLVMBuildFAdd(k->b, part[r0 + r], LLVMBuildInsertElement(k->b, zv, tl.v[r], lane0, ""), "");
+        part[r0 + r] = LLVMBuildFAdd(k->b, part[r0 + r], LLVMBuildInsertElement(k->b, zero, tl.v[r], lane0, ""), "");
 }
 
 /* Two vectors of partial sums (a's keys, then b's) to one: lanes 2i and 2i+1 of (a, b)
@@ -248,8 +256,10 @@ static void tile_scores_rows(K *k, Blk *bk, int r0, int r1, LLVMValueRef *tmax)
 }
 
 /* The tile's scores of every row, in passes over the tile of as many rows as keep their
- * query vectors and trees in registers (32 vector registers with vw = 16, else 16): each
- * pass reads the K tile again, from L1. */
+ * query vectors and trees in registers (32 vector registers with vw = 16, else 16; LLVM
+ * hoists the query loads out of the loop over keys): each pass reads the K tile again, from
+ * cache. At D = 64 with AVX-512, passes of 2 rows; all 4 at once spilled 160 registers per
+ * 16 keys and ran at 0.9x the speed (56 against 62 GFLOP/s, bench/attention.c). */
 static void tile_scores(K *k, Blk *bk, LLVMValueRef *tmax)
 {
     int64_t qv = LLVMIsConstant(bk->D) ? (LLVMConstIntGetSExtValue(bk->D) + k->vw - 1) / k->vw : 4;
@@ -343,14 +353,32 @@ static void norm_body(K *k, void *ctx, LLVMValueRef j, int lanes)
     kl_store(k, LLVMBuildSelect(k->b, kl_splat(k, nm->none, lanes), kl_f32(k, 0, lanes), y, ""), nm->y, j);
 }
 
-/* The block's rows from y = 0, m = -inf, l = 0 over the tiles its rows can see. */
-static void attend_block(K *k, Blk *bk)
+/* y = 0, m = -inf, l = 0 for every row of the block */
+static void block_start(K *k, Blk *bk)
 {
     for (int r = 0; r < bk->rows; r++) {
         LLVMBuildStore(k->b, kl_f32(k, -INFINITY, 1), kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r)));
         LLVMBuildStore(k->b, kl_f32(k, 0, 1), kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r + 1)));
         kl_vloop(k, kl_i64(k, 0), bk->DV, zero_body, bk->y[r]);
     }
+}
+
+/* y /= l for every row of the block (zeros where l = 0) */
+static void block_finish(K *k, Blk *bk)
+{
+    for (int r = 0; r < bk->rows; r++) {
+        Norm nm;
+        nm.y = bk->y[r];
+        nm.l = LLVMBuildLoad2(k->b, k->f32, kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r + 1)), "l");
+        nm.none = LLVMBuildFCmp(k->b, LLVMRealOEQ, nm.l, kl_f32(k, 0, 1), "");
+        kl_vloop(k, kl_i64(k, 0), bk->DV, norm_body, &nm);
+    }
+}
+
+/* The block's rows over the tiles they can see. */
+static void attend_block(K *k, Blk *bk)
+{
+    block_start(k, bk);
     /* tiles [tlo, thi) cover the keys some row sees: [lo of the first row, hi of the last) */
     LLVMValueRef zero = kl_i64(k, 0), tile = kl_i64(k, ATT_TILE);
     LLVMValueRef klo = kl_smax(k, bk->lo[0], zero), khi = kl_smax(k, kl_smin(k, bk->hi[bk->rows - 1], bk->T), zero);
@@ -366,13 +394,7 @@ static void attend_block(K *k, Blk *bk)
     tile_softmax(k, bk, tmax);
     tile_values(k, bk);
     kl_next(k, &tl, NULL);
-    for (int r = 0; r < bk->rows; r++) {
-        Norm nm;
-        nm.y = bk->y[r];
-        nm.l = LLVMBuildLoad2(k->b, k->f32, kl_gep(k, k->f32, bk->ml, kl_i64(k, 2 * r + 1)), "l");
-        nm.none = LLVMBuildFCmp(k->b, LLVMRealOEQ, nm.l, kl_f32(k, 0, 1), "");
-        kl_vloop(k, kl_i64(k, 0), bk->DV, norm_body, &nm);
-    }
+    block_finish(k, bk);
 }
 
 /* The shapes and the place in them of the block being set up. */
@@ -393,6 +415,25 @@ static void set_row(K *k, Blk *bk, const Att *a, int r, LLVMValueRef rr)
     vis_range(k, &v, i, a->S, bk->T);
     bk->lo[r] = v.lo;
     bk->hi[r] = v.hi;
+}
+
+/* Rows [r0, r1) of (b, kvh): one block of ATT_ROWS, or the last rows of the kv head one
+ * at a time. */
+static void attend_rows(K *k, Blk *bk, const Att *a, LLVMValueRef r0, LLVMValueRef r1)
+{
+    KIf f;
+    KLoop rl;
+    kl_if(k, &f, LLVMBuildICmp(k->b, LLVMIntEQ, kl_sub(k, r1, r0), kl_i64(k, ATT_ROWS), "full"));
+    bk->rows = ATT_ROWS;
+    for (int r = 0; r < ATT_ROWS; r++) set_row(k, bk, a, r, kl_add(k, r0, kl_i64(k, r)));
+    attend_block(k, bk);
+    kl_else(k, &f);
+    bk->rows = 1;
+    kl_for(k, &rl, r0, r1, 1, 0, NULL);
+    set_row(k, bk, a, 0, rl.i);
+    attend_block(k, bk);
+    kl_next(k, &rl, NULL);
+    kl_endif(k, &f);
 }
 
 void kern_attention(K *k)
@@ -418,7 +459,7 @@ void kern_attention(K *k)
     LLVMValueRef nblk = kl_sdiv(k, kl_add(k, nrows, kl_i64(k, ATT_ROWS - 1)), kl_i64(k, ATT_ROWS));
     LLVMValueRef lo, hi;
     kl_share(k, kl_mul(k, kl_mul(k, qd[0], KH), nblk), 1, &lo, &hi);
-    KLoop ul, rl;
+    KLoop ul;
     kl_for(k, &ul, lo, hi, 1, 0, NULL);
     LLVMValueRef bkh = kl_sdiv(k, ul.i, nblk), blk = LLVMBuildSRem(k->b, ul.i, nblk, "");
     a.b = kl_sdiv(k, bkh, KH);
@@ -426,18 +467,7 @@ void kern_attention(K *k)
     bk.Kb = kl_gep(k, k->f32, k->x[1], kl_mul(k, bkh, kl_mul(k, bk.T, bk.D)));
     bk.Vb = kl_gep(k, k->f32, k->x[2], kl_mul(k, bkh, kl_mul(k, bk.T, bk.DV)));
     bk.vrow = valid_row(k, 3, a.b, bk.T);
-    LLVMValueRef r0 = kl_mul(k, blk, kl_i64(k, ATT_ROWS)), r1 = kl_smin(k, kl_add(k, r0, kl_i64(k, ATT_ROWS)), nrows);
-    KIf f;
-    kl_if(k, &f, LLVMBuildICmp(k->b, LLVMIntEQ, kl_sub(k, r1, r0), kl_i64(k, ATT_ROWS), "full"));
-    bk.rows = ATT_ROWS;
-    for (int r = 0; r < ATT_ROWS; r++) set_row(k, &bk, &a, r, kl_add(k, r0, kl_i64(k, r)));
-    attend_block(k, &bk);
-    kl_else(k, &f);                                 /* the last rows of a kv head, one by one */
-    bk.rows = 1;
-    kl_for(k, &rl, r0, r1, 1, 0, NULL);
-    set_row(k, &bk, &a, 0, rl.i);
-    attend_block(k, &bk);
-    kl_next(k, &rl, NULL);
-    kl_endif(k, &f);
+    LLVMValueRef r0 = kl_mul(k, blk, kl_i64(k, ATT_ROWS));
+    attend_rows(k, &bk, &a, r0, kl_smin(k, kl_add(k, r0, kl_i64(k, ATT_ROWS)), nrows));
     kl_next(k, &ul, NULL);
 }

@@ -18,6 +18,7 @@
  *   gelu tanh: x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
  *              (= 0.5 x (1 + tanh u), the same identity without the cancellation).
  * GELU's lanes are widened to f64 for the formula (libm erfc and exp in f64), see there.
+ * ke_unary is that arithmetic alone, for the matmul epilogue's activation (kernel_matmul.c).
  *
  * Shares (the contract's part, parts): unary ops cut their one run in pieces of vw
  * elements; binary ops give parts whole rows of the outer merged axes when there are at

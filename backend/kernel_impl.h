@@ -165,12 +165,11 @@ LLVMValueRef km_dot(K *k, LLVMValueRef a, LLVMValueRef b, LLVMValueRef n);
 enum { KM_PANEL = 4 };
 void km_row_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef y, LLVMValueRef n,
                   LLVMValueRef c0, LLVMValueRef c1);
-/* The same for nb = 1 or 2 matrices B[p] at once (a gated unit's gate and up), handing the
- * finished sums of columns [c, c+lanes) — sums[p] for B[p], still registers — to store
- * instead of writing them (km_row_times stores sums[0] at y[c]). */
-typedef void (*KMStore)(K *k, void *ctx, const LLVMValueRef *sums, LLVMValueRef c, int lanes);
-void km_rows_times(K *k, LLVMValueRef a, const LLVMValueRef *B, int nb, LLVMValueRef ldb, LLVMValueRef n,
-                   LLVMValueRef c0, LLVMValueRef c1, KMStore store, void *ctx);
+/* The same, handing the finished sums of columns [c, c+lanes), still a register, to store
+ * instead of writing them (km_row_times stores them at y[c]): the matmul epilogue. */
+typedef void (*KMStore)(K *k, void *ctx, LLVMValueRef sum, LLVMValueRef c, int lanes);
+void km_rows_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef n, LLVMValueRef c0,
+                   LLVMValueRef c1, KMStore store, void *ctx);
 
 /* The unary op `op` of x, lanes wide, as kern_unary computes it (kernel_elementwise.c);
  * gelu_tanh picks GELU's form, value is SCALE's multiplier. */

@@ -20,11 +20,12 @@
  * rows and packing are a later step.
  *
  * The epilogue (LINEAR, GATED_LINEAR; pass fuse-epilogue) is applied to each finished sum
- * before it is stored, while it is still a register: act(sum + bias) [* up] + residual, each
- * step one IEEE operation (the activation as kernel_elementwise.c computes it), in the
- * order of the unfused chain. A gated node computes two products per output, gate and up,
- * from the same row of a: two dot products per column (tb = 1), or panels of 4 vectors of
- * each product, 8 accumulators (tb = 0). MATMUL is the case of no epilogue: the same code.
+ * as it is stored: act(sum + bias) [* up] + residual, each step one IEEE operation (the
+ * activation as kernel_elementwise.c computes it), in the order of the unfused chain. With
+ * tb = 0 all of it happens in registers; with tb = 1 the activation and what follows run as
+ * a vector pass over the row just stored (see "the rows"). A gated node sweeps its rows
+ * twice, y = act(x·gate), then y = y * (x·up) + residual (see Epi). MATMUL is the case of no
+ * epilogue: the same code.
  *
  * Shares (the contract's part, parts): in every batch matrix, the rows of y when there are
  * at least MM_ROWS_PER_PART per part (prefill), else the columns (decode, M = 1) in chunks
@@ -53,51 +54,49 @@ LLVMValueRef km_dot(K *k, LLVMValueRef a, LLVMValueRef b, LLVMValueRef n)
     return kl_reduce(k, KR_SUM, kl_i64(k, 0), n, 4, dot_step, &d);
 }
 
-void km_rows_times(K *k, LLVMValueRef a, const LLVMValueRef *B, int nb, LLVMValueRef ldb, LLVMValueRef n,
-                   LLVMValueRef c0, LLVMValueRef c1, KMStore store, void *ctx)
+void km_rows_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef n, LLVMValueRef c0,
+                   LLVMValueRef c1, KMStore store, void *ctx)
 {
-    KILN_ASSERT(nb >= 1 && nb <= 2 && nb * KM_PANEL <= KL_MAX_CARRY);
     /* three passes over the columns: panels of KM_PANEL vectors, single vectors, single columns */
     for (int pass = 0; pass < 3; pass++) {
-        int lanes = pass == 2 ? 1 : k->vw, nv = pass == 0 ? KM_PANEL : 1, na = nb * nv;
+        int lanes = pass == 2 ? 1 : k->vw, nv = pass == 0 ? KM_PANEL : 1;
         KLoop cl, jl;
         kl_for(k, &cl, c0, c1, (int64_t)lanes * nv, 0, NULL);
-        LLVMValueRef acc[KL_MAX_CARRY], next[KL_MAX_CARRY];     /* acc[p * nv + v]: product p, vector v */
-        for (int v = 0; v < na; v++) acc[v] = kl_f32(k, 0, lanes);
-        kl_for(k, &jl, kl_i64(k, 0), n, 1, na, acc);
+        LLVMValueRef acc[KM_PANEL], next[KM_PANEL];
+        for (int v = 0; v < nv; v++) acc[v] = kl_f32(k, 0, lanes);
+        kl_for(k, &jl, kl_i64(k, 0), n, 1, nv, acc);
         LLVMValueRef s = kl_splat(k, kl_loadf(k, a, jl.i, 1), lanes);
         LLVMValueRef row = kl_add(k, kl_mul(k, jl.i, ldb), cl.i);
-        for (int p = 0; p < nb; p++)
-            for (int v = 0; v < nv; v++)
-                next[p * nv + v] = kl_fmuladd(k, s, kl_loadf(k, B[p], kl_add(k, row, kl_i64(k, (int64_t)v * lanes)), lanes),
-                                              jl.v[p * nv + v]);
+        for (int v = 0; v < nv; v++)
+            next[v] = kl_fmuladd(k, s, kl_loadf(k, B, kl_add(k, row, kl_i64(k, (int64_t)v * lanes)), lanes), jl.v[v]);
         kl_next(k, &jl, next);
-        for (int v = 0; v < nv; v++) {
-            LLVMValueRef sums[2] = { jl.v[v], nb == 2 ? jl.v[nv + v] : NULL };
-            store(k, ctx, sums, kl_add(k, cl.i, kl_i64(k, (int64_t)v * lanes)), lanes);
-        }
+        for (int v = 0; v < nv; v++) store(k, ctx, jl.v[v], kl_add(k, cl.i, kl_i64(k, (int64_t)v * lanes)), lanes);
         kl_next(k, &cl, NULL);
         c0 = cl.i;
     }
 }
 
-static void store_plain(K *k, void *y, const LLVMValueRef *sums, LLVMValueRef c, int lanes)
+static void store_plain(K *k, void *y, LLVMValueRef sum, LLVMValueRef c, int lanes)
 {
     (void)lanes;
-    kl_store(k, sums[0], (LLVMValueRef)y, c);
+    kl_store(k, sum, (LLVMValueRef)y, c);
 }
 
 void km_row_times(K *k, LLVMValueRef a, LLVMValueRef B, LLVMValueRef ldb, LLVMValueRef y, LLVMValueRef n,
                   LLVMValueRef c0, LLVMValueRef c1)
 {
-    km_rows_times(k, a, &B, 1, ldb, n, c0, c1, store_plain, y);
+    km_rows_times(k, a, B, ldb, n, c0, c1, store_plain, y);
 }
 
 /* ---- the epilogue ---------------------------------------------------------------------- */
 
-/* What happens to each finished sum of a node: nothing for MATMUL. */
+/* What happens to each finished sum of a node (nothing for MATMUL). A gated node makes two
+ * sweeps over its rows: the gate's (phase 1: y = act(sum)), then the up product's (phase 2:
+ * y = y * sum + residual). Row by row, the gate and up weights would be streamed in turn,
+ * twice the bytes cached between rows (prefill re-reads the weights for every row): 25 %
+ * slower on the SwiGLU prefill shapes of bench/epilogue.c. */
 typedef struct Epi {
-    int nb;                     /* products per output: 2 for GATED_LINEAR (gate, up), else 1 */
+    int gated, phase;           /* phase 1: the product by w (or the gate), 2: by up */
     const char *act;            /* NULL: none */
     LLVMValueRef bias;          /* (N), or NULL */
     LLVMValueRef res;           /* (.., M, N) like y, or NULL */
@@ -108,28 +107,82 @@ static void epi_init(K *k, Epi *e)
 {
     const Node *n = k->n;
     memset(e, 0, sizeof *e);
-    e->nb = n->op == OP_GATED_LINEAR ? 2 : 1;
+    e->gated = n->op == OP_GATED_LINEAR;
+    e->phase = 1;
     if (n->op == OP_MATMUL) return;
     e->act = ir_attr_str(n, A_act, NULL);
     if (ir_attr_int(n, A_bias, 0)) e->bias = k->x[2];
     if (ir_attr_int(n, A_residual, 0)) e->res = k->x[n->n_in - 1];
 }
 
-/* y[j .. j+lanes) from the sums of those columns: act(sum + bias) [* up] + residual. */
-static LLVMValueRef epi_value(K *k, const Epi *e, const LLVMValueRef *sums, LLVMValueRef j, int lanes)
+static LLVMValueRef plus_residual(K *k, const Epi *e, LLVMValueRef v, LLVMValueRef j, int lanes)
 {
-    LLVMValueRef v = sums[0];
-    if (e->bias) v = LLVMBuildFAdd(k->b, v, kl_loadf(k, e->bias, j, lanes), "");
-    if (e->act) v = ke_activation(k, e->act, v, lanes);
-    if (e->nb == 2) v = LLVMBuildFMul(k->b, v, sums[1], "");
-    if (e->rrow) v = LLVMBuildFAdd(k->b, v, kl_loadf(k, e->rrow, j, lanes), "");
-    return v;
+    return e->rrow ? LLVMBuildFAdd(k->b, v, kl_loadf(k, e->rrow, j, lanes), "") : v;
 }
 
-static void epi_store(K *k, void *ctx, const LLVMValueRef *sums, LLVMValueRef j, int lanes)
+/* y[j .. j+lanes) from the sums of those columns: phase 1, act(sum + bias) + residual
+ * (the residual once gated, in phase 2: y * sum + residual). Without the activation
+ * (with_act = 0), what follows it is left to act_vectors. */
+static LLVMValueRef epi_value(K *k, const Epi *e, LLVMValueRef sum, LLVMValueRef j, int lanes, int with_act)
+{
+    if (e->phase == 2) return plus_residual(k, e, LLVMBuildFMul(k->b, kl_loadf(k, e->yrow, j, lanes), sum, ""), j, lanes);
+    LLVMValueRef v = sum;
+    if (e->bias) v = LLVMBuildFAdd(k->b, v, kl_loadf(k, e->bias, j, lanes), "");
+    if (e->act && !with_act) return v;
+    if (e->act) v = ke_activation(k, e->act, v, lanes);
+    return e->gated ? v : plus_residual(k, e, v, j, lanes);
+}
+
+static void epi_store(K *k, void *ctx, LLVMValueRef sum, LLVMValueRef j, int lanes)
 {
     const Epi *e = ctx;
-    kl_store(k, epi_value(k, e, sums, j, lanes), e->yrow, j);
+    kl_store(k, epi_value(k, e, sum, j, lanes, 1), e->yrow, j);
+}
+
+/* The activation (and the residual after it) of y[j .. j+lanes), in place. */
+static void act_vectors(K *k, void *ctx, LLVMValueRef j, int lanes)
+{
+    const Epi *e = ctx;
+    LLVMValueRef v = ke_activation(k, e->act, kl_loadf(k, e->yrow, j, lanes), lanes);
+    kl_store(k, e->gated ? v : plus_residual(k, e, v, j, lanes), e->yrow, j);
+}
+
+/* ---- the rows ------------------------------------------------------------------------------- */
+
+/* tb = 0 applies the epilogue at the stores of its register panels, on vectors. tb = 1
+ * computes a row's columns [c0, c1) as dot products, each stored with what follows it in
+ * registers up to the activation; the activation and the rest then run as a vector pass over
+ * those columns (still in L1), as kern_unary runs it. A libm call in the loop of dot products
+ * defeats O3's unrolled dot product and calls it per scalar: 18-28 ns per element in
+ * bench/epilogue.c, against 9-10 vectorized. */
+typedef struct Mat {            /* one batch matrix of the node */
+    LLVMValueRef A;             /* (M, K) */
+    LLVMValueRef B;             /* (K, N), tb: (N, K): w, the gate or up */
+    LLVMValueRef Y, R;          /* (M, N): y and the residual (or NULL) */
+    LLVMValueRef Kd, N;
+} Mat;
+
+static void dots(K *k, const Epi *e, LLVMValueRef arow, LLVMValueRef B, LLVMValueRef Kd, LLVMValueRef c0, LLVMValueRef c1)
+{
+    KLoop jl;
+    kl_for(k, &jl, c0, c1, 1, 0, NULL);
+    LLVMValueRef sum = km_dot(k, arow, kl_gep(k, k->f32, B, kl_mul(k, jl.i, Kd)), Kd);
+    kl_store(k, epi_value(k, e, sum, jl.i, 1, 0), e->yrow, jl.i);
+    kl_next(k, &jl, NULL);
+    if (e->act && e->phase == 1) kl_vloop(k, c0, c1, act_vectors, (void *)e);
+}
+
+/* This part's rows [sh0, sh1) and columns [sh2, sh3) of the matrix, in e's phase. */
+static void over_rows(K *k, Epi *e, const Mat *mt, const LLVMValueRef *sh, int tb)
+{
+    KLoop il;
+    kl_for(k, &il, sh[0], sh[1], 1, 0, NULL);
+    LLVMValueRef arow = kl_gep(k, k->f32, mt->A, kl_mul(k, il.i, mt->Kd));
+    e->yrow = kl_gep(k, k->f32, mt->Y, kl_mul(k, il.i, mt->N));
+    e->rrow = mt->R ? kl_gep(k, k->f32, mt->R, kl_mul(k, il.i, mt->N)) : NULL;
+    if (tb) dots(k, e, arow, mt->B, mt->Kd, sh[2], sh[3]);
+    else km_rows_times(k, arow, mt->B, mt->N, mt->Kd, sh[2], sh[3], epi_store, e);
+    kl_next(k, &il, NULL);
 }
 
 /* Element strides of an operand's leading axes while walking y's leading axes (lr of them):
@@ -164,7 +217,7 @@ void kern_matmul(K *k)
     LLVMValueRef sh[4];
     kl_share_rows(k, M, N, tb ? k->vw : (int64_t)KM_PANEL * k->vw, MM_ROWS_PER_PART, sh);
 
-    KLoop lead[IR_MAX_RANK], il, jl;
+    KLoop lead[IR_MAX_RANK];
     LLVMValueRef idx[IR_MAX_RANK];
     kl_nest(k, lead, lr, yd, idx);
     LLVMValueRef oa = kl_i64(k, 0), ob = kl_i64(k, 0), oy = kl_i64(k, 0);
@@ -175,24 +228,13 @@ void kern_matmul(K *k)
     }
     Epi e;
     epi_init(k, &e);
-    LLVMValueRef A = kl_gep(k, k->f32, k->x[0], oa);                /* (M, K) */
-    LLVMValueRef B[2] = { kl_gep(k, k->f32, k->x[1], ob), NULL };   /* (K, N), tb: (N, K) */
-    if (e.nb == 2) B[1] = kl_gep(k, k->f32, k->x[2], ob);           /* up: shaped like the gate */
-    LLVMValueRef Y = kl_gep(k, k->f32, k->y, kl_mul(k, oy, mn));    /* (M, N) */
-    LLVMValueRef R = e.res ? kl_gep(k, k->f32, e.res, kl_mul(k, oy, mn)) : NULL;
-    kl_for(k, &il, sh[0], sh[1], 1, 0, NULL);
-    LLVMValueRef arow = kl_gep(k, k->f32, A, kl_mul(k, il.i, Kd));
-    e.yrow = kl_gep(k, k->f32, Y, kl_mul(k, il.i, N));
-    e.rrow = R ? kl_gep(k, k->f32, R, kl_mul(k, il.i, N)) : NULL;
-    if (tb) {
-        kl_for(k, &jl, sh[2], sh[3], 1, 0, NULL);
-        LLVMValueRef sums[2] = { NULL, NULL };
-        for (int p = 0; p < e.nb; p++) sums[p] = km_dot(k, arow, kl_gep(k, k->f32, B[p], kl_mul(k, jl.i, Kd)), Kd);
-        kl_store(k, epi_value(k, &e, sums, jl.i, 1), e.yrow, jl.i);
-        kl_next(k, &jl, NULL);
-    } else {
-        km_rows_times(k, arow, B, e.nb, N, Kd, sh[2], sh[3], epi_store, &e);
+    Mat mt = { kl_gep(k, k->f32, k->x[0], oa), kl_gep(k, k->f32, k->x[1], ob), kl_gep(k, k->f32, k->y, kl_mul(k, oy, mn)),
+               e.res ? kl_gep(k, k->f32, e.res, kl_mul(k, oy, mn)) : NULL, Kd, N };
+    over_rows(k, &e, &mt, sh, tb);
+    if (e.gated) {
+        e.phase = 2;
+        mt.B = kl_gep(k, k->f32, k->x[2], ob);                      /* up: shaped like the gate */
+        over_rows(k, &e, &mt, sh, tb);
     }
-    kl_next(k, &il, NULL);
     kl_unnest(k, lead, lr);
 }

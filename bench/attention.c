@@ -11,7 +11,8 @@
  * With THREADS > 1 (default 1) each call runs its parts 0..THREADS-1 on that many threads,
  * as the runtime would. FLOPs = 4·B·H·S·T_visible·D (q·k and p·v, multiply and add),
  * T_visible the keys a query sees on average (causal: (T - S) + (S + 1)/2).
- * Not part of the test suite; tests/backend/test_kernels checks the kernel's values. */
+ * Shapes are constants (a model's seq and past are symbols: the same loops, a few more
+ * branches). Not part of the test suite; tests/backend/test_kernels checks the values. */
 #include "harness.h"
 
 #include <math.h>

@@ -71,6 +71,7 @@ int pass_fuse_norm(PassCtx *c);
 int pass_fuse_attention(PassCtx *c);
 int pass_fold_layout(PassCtx *c);
 int pass_fuse_epilogue(PassCtx *c);
+int pass_merge_qkv(PassCtx *c);
 
 /* ---- the fusion report (report.c) ----------------------------------------------------- */
 

@@ -17,6 +17,7 @@ const Pass pass_pipeline[] = {
     { "fuse-attention", pass_fuse_attention, "q·kᵀ, scale, mask, softmax and ·v into one attention kernel" },
     { "fuse-norm", pass_fuse_norm, "a residual add and the layernorm or rmsnorm of its sum into one kernel giving both" },
     { "fuse-epilogue", pass_fuse_epilogue, "bias, activation, gating and residual add into the matmul that feeds them" },
+    { "merge-qkv", pass_merge_qkv, "projections of one input (Q, K, V) into one product by their concatenated weights" },
     { "dce-late", pass_dce, "remove what cse and pack-weights left unused, weights included" },
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof pass_pipeline[0]);

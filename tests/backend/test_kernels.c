@@ -7,6 +7,8 @@
  * multiples of the vector width with odd sizes (1, 3, 17, 33, 100), symbolic dims at
  * different values (s = 1 and 7, past = 0 and 5, batch 1 and 2), broadcasting, both
  * matmul layouts, both RoPE pairings, every mask, GQA attention, caches over several runs.
+ * Flash attention also at key counts around its tile (T = 1 to 389 = 3·128 + 5), as
+ * prefill, decode and queries after a past, with windows and sparse valid rows.
  *
  * Tolerances (the metrics are in harness.h): binary ops, layout ops, masks, positions and
  * max pooling bit-exact; unary ops 1e-6 relative (2e-6 for the libm ones: gelu, tanh;
@@ -524,29 +526,38 @@ static void mask(int causal, int window, const char *valid, Fill vf, const char 
     finish(&t, M_EXACT, 0, 0);
 }
 
-/* valid is filled 1 with probability vp; all of its row 0 is 0 when vhi = 1 (F_VALID). s and
- * past go up to len_max. */
-static void attention_with(int H, int KH, int D, int DV, int causal, int window, const char *valid, double vp,
-                           double vhi, int64_t len_max, const char *r)
+/* One attention case: q (b, H, s, D), k and v (b, KH, keys, D | DV). */
+typedef struct AttCase {
+    int H, KH, D, DV, causal, window;
+    int64_t len_max;        /* the maximum of s and past */
+    const char *keys;       /* the key count: "past+s" when NULL */
+    const char *valid;      /* valid's shape, or NULL */
+    double vp, vhi;         /* valid is 1 with probability vp; its row 0 all 0 when vhi = 1 (F_VALID) */
+} AttCase;
+
+static void attention_case(const AttCase *c, const char *r)
 {
+    const char *keys = c->keys ? c->keys : "past+s";
+    int sparse = c->valid && !(c->vp == 0.7 && c->vhi == 1);
     T t;
-    t_init(&t, "attention h=%d kvh=%d d=%d dv=%d causal=%d window=%d valid=[%s]%s {%s}", H, KH, D, DV, causal, window,
-           valid ? valid : "", !valid || (vp == 0.7 && vhi == 1) ? "" : vhi == 1 ? " sparse, row 0 hidden" : " sparse", r);
+    t_init(&t, "attention h=%d kvh=%d d=%d dv=%d causal=%d window=%d%s%s valid=[%s]%s {%s}", c->H, c->KH, c->D, c->DV,
+           c->causal, c->window, c->keys ? " keys=" : "", c->keys ? c->keys : "", c->valid ? c->valid : "",
+           !sparse ? "" : c->vhi == 1 ? " sparse, row 0 hidden" : " sparse", r);
     t_sym(&t, "b", 4);
-    t_sym(&t, "s", len_max);
-    t_sym(&t, "past", len_max);
+    t_sym(&t, "s", c->len_max);
+    t_sym(&t, "past", c->len_max);
     char qs[64], ks[64], vs[64];
-    snprintf(qs, sizeof qs, "b,%d,s,%d", H, D);
-    snprintf(ks, sizeof ks, "b,%d,past+s,%d", KH, D);
-    snprintf(vs, sizeof vs, "b,%d,past+s,%d", KH, DV);
+    snprintf(qs, sizeof qs, "b,%d,s,%d", c->H, c->D);
+    snprintf(ks, sizeof ks, "b,%d,%s,%d", c->KH, keys, c->D);
+    snprintf(vs, sizeof vs, "b,%d,%s,%d", c->KH, keys, c->DV);
     Node *q = t_in(&t, "q", P(&t, qs), F_UNI, -2, 2);
     Node *k = t_in(&t, "k", P(&t, ks), F_UNI, -2, 2);
     Node *v = t_in(&t, "v", P(&t, vs), F_UNI, -1, 1);
-    Node *m = valid ? t_in(&t, "valid", P(&t, valid), F_VALID, vp, vhi) : NULL;
+    Node *m = c->valid ? t_in(&t, "valid", P(&t, c->valid), F_VALID, c->vp, c->vhi) : NULL;
     Node *y = t_node(&t, OP_ATTENTION, q, k, v, m);
-    set_f(&t, y, A_scale, 1 / sqrt((double)D));
-    if (causal) set_i(&t, y, A_causal, 1);
-    if (window) set_i(&t, y, A_window, window);
+    set_f(&t, y, A_scale, 1 / sqrt((double)c->D));
+    if (c->causal) set_i(&t, y, A_causal, 1);
+    if (c->window) set_i(&t, y, A_window, c->window);
     t_done(&t, y);
     runs(&t, r);
     finish(&t, M_MAG, 1e-5, 4);         /* relative to sum_j p_j |v_j| */
@@ -554,7 +565,8 @@ static void attention_with(int H, int KH, int D, int DV, int causal, int window,
 
 static void attention(int H, int KH, int D, int DV, int causal, int window, const char *valid, const char *r)
 {
-    attention_with(H, KH, D, DV, causal, window, valid, 0.7, 1, 24, r);
+    AttCase c = { H, KH, D, DV, causal, window, 24, NULL, valid, 0.7, 1 };
+    attention_case(&c, r);
 }
 
 static void test_attention_pieces(void)
@@ -592,21 +604,28 @@ static void test_attention_tiles(void)
     const char *decode = "b=2 s=1 past=0; b=2 s=1 past=126; b=2 s=1 past=388";      /* T = 1, 127, 389 */
     const char *prefill = "b=1 s=127 past=0; b=1 s=129 past=0; b=1 s=389 past=0";
     const char *past = "b=2 s=5 past=124; b=1 s=37 past=352; b=2 s=3 past=126";     /* T = 129, 389, 129 */
-    attention_with(4, 4, 64, 64, 1, 0, NULL, 0, 0, 400, decode);
-    attention_with(4, 4, 64, 64, 1, 0, NULL, 0, 0, 400, prefill);
-    attention_with(4, 4, 64, 64, 1, 0, NULL, 0, 0, 400, past);
-    attention_with(4, 4, 64, 64, 0, 0, NULL, 0, 0, 400, "b=1 s=200 past=189; b=2 s=1 past=128");
-    attention_with(8, 2, 64, 64, 1, 0, NULL, 0, 0, 400, decode);
-    attention_with(8, 2, 64, 64, 1, 0, NULL, 0, 0, 400, past);
-    attention_with(6, 2, 32, 48, 1, 0, NULL, 0, 0, 400, prefill);
-    attention_with(6, 2, 32, 48, 1, 0, NULL, 0, 0, 400, past);
-    attention_with(2, 1, 17, 20, 1, 50, NULL, 0, 0, 400, prefill);
-    attention_with(4, 2, 64, 64, 0, 150, NULL, 0, 0, 400, past);
-    attention_with(3, 3, 40, 40, 1, 130, NULL, 0, 0, 400, "b=2 s=1 past=388; b=1 s=260 past=0");
-    attention_with(4, 4, 64, 64, 1, 0, "b,past+s", 0.03, 1, 400, prefill);
-    attention_with(8, 2, 64, 64, 1, 0, "b,past+s", 0.03, 1, 400, decode);
-    attention_with(4, 2, 64, 64, 0, 0, "1,past+s", 0.02, 0, 400, past);
-    attention_with(4, 4, 8, 8, 1, 0, "b,past+s", 0.3, 0, 400, past);
+    static const AttCase cases[] = {
+        { 4, 4, 64, 64, 1, 0, 400, NULL, NULL, 0, 0 },
+        { 8, 2, 64, 64, 1, 0, 400, NULL, NULL, 0, 0 },      /* GQA 4: decode blocks of 4 heads */
+        { 6, 2, 32, 48, 1, 0, 400, NULL, NULL, 0, 0 },      /* GQA 3: blocks straddle two queries */
+    };
+    for (int i = 0; i < 3; i++) {
+        attention_case(&cases[i], decode);
+        attention_case(&cases[i], prefill);
+        attention_case(&cases[i], past);
+    }
+    attention_case(&(AttCase){ 4, 4, 64, 64, 0, 0, 400, NULL, NULL, 0, 0 }, "b=1 s=200 past=189; b=2 s=1 past=128");
+    attention_case(&(AttCase){ 2, 1, 17, 20, 1, 50, 400, NULL, NULL, 0, 0 }, prefill);
+    attention_case(&(AttCase){ 4, 2, 64, 64, 0, 150, 400, NULL, NULL, 0, 0 }, past);
+    attention_case(&(AttCase){ 3, 3, 40, 40, 1, 130, 400, NULL, NULL, 0, 0 }, "b=2 s=1 past=388; b=1 s=260 past=0");
+    attention_case(&(AttCase){ 2, 2, 64, 64, 1, 1, 400, NULL, NULL, 0, 0 }, "b=1 s=140 past=0; b=2 s=1 past=200");
+    attention_case(&(AttCase){ 4, 4, 64, 64, 1, 0, 400, NULL, "b,past+s", 0.03, 0 }, prefill);
+    attention_case(&(AttCase){ 8, 2, 64, 64, 1, 0, 400, NULL, "b,past+s", 0.03, 1 }, decode);
+    attention_case(&(AttCase){ 4, 2, 64, 64, 0, 0, 400, NULL, "1,past+s", 0.02, 0 }, past);
+    attention_case(&(AttCase){ 4, 4, 8, 8, 1, 0, 400, NULL, "b,past+s", 0.3, 0 }, past);
+    /* fewer keys than queries (cross attention): causal rows before the keys see nothing */
+    attention_case(&(AttCase){ 4, 2, 64, 64, 1, 0, 400, "7", NULL, 0, 0 }, "b=2 s=20; b=1 s=7; b=1 s=1");
+    attention_case(&(AttCase){ 4, 2, 64, 64, 0, 0, 400, "130", "b,130", 0.5, 0 }, "b=2 s=150; b=1 s=1");
 }
 
 /* state k (b, 2, 12, 5) at b's maximum; x (b, 2, s, 5) appended at past along axis 2, over

@@ -1232,6 +1232,52 @@ static int test_weight_dtypes(void)
     return fails;
 }
 
+/* Concatenated weights (merge-qkv): the rows of plain f32 parts, of f16 parts, and of
+ * transposed views, one part after another; a 1-d concatenation of biases. */
+static Node *concat_node(World *w, const int *parts, int n)
+{
+    int c = ir_module_weight_concat(w->m, parts, n);
+    Node *x = node(w, OP_WEIGHT, NULL, NULL, NULL, NULL);
+    x->ref = c;
+    set_s(w, x, A_tensor, w->m->weights[c].tensor);
+    if (w->m->weights[c].transposed) set_i(w, x, A_transposed, 1);
+    int64_t rows[IR_MAX_RANK];
+    for (int i = 0; i < n; i++) rows[i] = w->m->weights[parts[i]].shape.d[0].k;
+    set_ints(w, x, A_concat, n, rows);
+    return done(w, x);
+}
+
+static int test_concat_weights(void)
+{
+    static const float a[6] = { 1, 2, 3, 4, 5, 6 }, b[3] = { 7, 8, 9 }, t[6] = { 1, 2, 3, 4, 5, 6 };
+    static const uint16_t h[6] = { 0x3C00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600 };     /* 1 .. 6 */
+    World w;
+    w_init(&w);
+    weight(&w, "a", DT_F32, shp(2, C(2), C(3)), a);                 /* weights 0, 1: rows of 3 */
+    weight(&w, "b", DT_F32, shp(2, C(1), C(3)), b);
+    weight(&w, "h", DT_F16, shp(2, C(2), C(3)), h);                 /* 2, 3: f16 */
+    weight(&w, "h2", DT_F16, shp(2, C(1), C(3)), h);
+    weight(&w, "t", DT_F32, shp(2, C(3), C(2)), t);                 /* 4: stored [3, 2] */
+    int tt = ir_module_weight_transposed(w.m, 4);                    /* its view [2, 3] */
+    weight(&w, "b1", DT_F32, shp(1, C(3)), b);                      /* 1-d */
+    int plain[2] = { 0, 1 }, half[2] = { 2, 3 }, views[2] = { tt, tt }, bias[2] = { 6, 6 };
+    output(&w, concat_node(&w, plain, 2));
+    output(&w, concat_node(&w, half, 2));
+    output(&w, concat_node(&w, views, 2));
+    output(&w, concat_node(&w, bias, 2));
+    Tensor outs[4];
+    int fails = run1(&w, NULL, outs) != 0;
+    if (!fails) {
+        fails += check("f32 parts", &outs[0], 2, DIMS(3, 3), VALS(1, 2, 3, 4, 5, 6, 7, 8, 9), 0);
+        fails += check("f16 parts", &outs[1], 2, DIMS(3, 3), VALS(1, 2, 3, 4, 5, 6, 1, 2, 3), 0);
+        fails += check("transposed parts", &outs[2], 2, DIMS(4, 3), VALS(1, 3, 5, 2, 4, 6, 1, 3, 5, 2, 4, 6), 0);
+        fails += check("1-d parts", &outs[3], 1, DIMS(6), VALS(7, 8, 9, 7, 8, 9), 0);
+        free_all(outs, 4);
+    }
+    w_free(&w);
+    return fails;
+}
+
 /* An f16 weight inside a matmul with tb, as a real projection reads it. */
 static int test_f16_matmul(void)
 {
@@ -1392,6 +1438,7 @@ static const struct { const char *name; int (*fn)(void); } cases[] = {
     { "pool mean/max with valid", test_pool },
     { "f16/bf16/f32 weights, unaligned", test_weight_dtypes },
     { "f16 weight in matmul tb", test_f16_matmul },
+    { "concatenated weights: f32, f16, transposed, 1-d parts", test_concat_weights },
     { "input errors: seq over max, shape mismatch", test_input_errors },
     { "unbound symbol, bind range, absurd sizes", test_bind_errors },
 };
