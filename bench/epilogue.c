@@ -93,7 +93,7 @@ static Call kernel(const Variant *var, OpKind op, const Shape *in, int n_in, con
     t_init(t, "%s %s", cs->name, op_name(op));
     Node *in_nodes[4] = { NULL, NULL, NULL, NULL };
     for (int i = 0; i < n_in; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "x%d", i);
         in_nodes[i] = t_input(t, name, DT_F32, in[i]);
     }

@@ -136,7 +136,7 @@ struct Node {
     int n_attrs;
     Attr *attrs;            /* sorted by kind, at most one of each */
     const char *name;       /* unique in the graph: "l3.attn.qk" */
-    Loc loc;                /* where the user wrote it; fused nodes keep the pattern root's */
+    Loc loc;                /* where the user wrote it; a fused node: that of the value it gives */
     int id;                 /* position in Graph.nodes, kept by ir_graph_renumber */
     int ref;                /* WEIGHT: index in Module.weights; CACHE/STATE_READ: Module.states */
     void *aux;              /* scratch for one pass or the interpreter; not printed */

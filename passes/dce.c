@@ -3,7 +3,9 @@
  * A node is live when a graph output needs it, when it writes a state (a cache write is
  * what the next step reads, even if nothing reads its result now), or when it is a graph
  * input (inputs are the graph's signature). Everything else is dropped. Weights no graph
- * uses any more leave the module's weight table too, so they leave the executable. */
+ * uses any more leave the module's weight table too, so they leave the executable.
+ * The helpers every pass shares live here too: rewiring uses, dropping nodes, counting
+ * readers. */
 #include "passes/passes.h"
 
 #include <stdlib.h>
@@ -18,6 +20,39 @@ void ir_replace_uses(Graph *g, Node *old, Node *new_node)
         if (g->outputs[i].node == old) g->outputs[i].node = new_node;
 }
 
+void readers_count(const Graph *g, Readers *r)
+{
+    r->count = xcalloc((size_t)g->n_nodes + 1, sizeof *r->count);
+    r->reader = xcalloc((size_t)g->n_nodes + 1, sizeof *r->reader);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i]->n_in; j++) {
+            r->count[g->nodes[i]->in[j]->id]++;
+            r->reader[g->nodes[i]->in[j]->id] = g->nodes[i];
+        }
+    for (int i = 0; i < g->n_outputs; i++) r->count[g->outputs[i].node->id] += READ_BY_OUTPUT;
+}
+
+void readers_free(Readers *r)
+{
+    free(r->count);
+    free(r->reader);
+}
+
+const char *readers_kept(const Readers *r, const Node *n, char *why, size_t cap)
+{
+    int c = r->count[n->id];
+    if (c >= READ_BY_OUTPUT) snprintf(why, cap, "'%s' is a graph output", n->name);
+    else if (c > 1) snprintf(why, cap, "'%s' has %d readers", n->name, c);
+    else if (c == 0) snprintf(why, cap, "'%s' has no reader", n->name);
+    else return NULL;
+    return why;
+}
+
+int readers_private(const Readers *r, const Node *n)
+{
+    return r->count[n->id] == 1;
+}
+
 void ir_graph_keep(Graph *g, const char *keep)
 {
     int n = 0;
@@ -25,6 +60,14 @@ void ir_graph_keep(Graph *g, const char *keep)
         if (keep[i]) g->nodes[n++] = g->nodes[i];
     g->n_nodes = n;
     ir_graph_renumber(g);
+}
+
+void ir_graph_drop(Graph *g, const char *dead)
+{
+    char *keep = xcalloc((size_t)g->n_nodes + 1, 1);
+    for (int i = 0; i < g->n_nodes; i++) keep[i] = !dead[i];
+    ir_graph_keep(g, keep);
+    free(keep);
 }
 
 /* Drops module weights that no WEIGHT node refers to, renumbering the refs. */

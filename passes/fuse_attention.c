@@ -27,11 +27,6 @@
 
 enum { MAX_CHAIN = 8 };
 
-typedef struct Uses {
-    int *count;                 /* (n_nodes) readers of each node, graph outputs included */
-    Node **reader;              /* (n_nodes) one reader (the last seen) */
-} Uses;
-
 typedef struct Match {
     Node *q, *k, *v, *valid;    /* the fused node's inputs */
     double scale;
@@ -40,32 +35,6 @@ typedef struct Match {
     Node *dead[MAX_CHAIN + 6];  /* nodes absorbed */
     int n_dead;
 } Match;
-
-static void count_uses(const Graph *g, Uses *u)
-{
-    u->count = xcalloc((size_t)g->n_nodes + 1, sizeof *u->count);
-    u->reader = xcalloc((size_t)g->n_nodes + 1, sizeof *u->reader);
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int j = 0; j < g->nodes[i]->n_in; j++) {
-            u->count[g->nodes[i]->in[j]->id]++;
-            u->reader[g->nodes[i]->in[j]->id] = g->nodes[i];
-        }
-    for (int i = 0; i < g->n_outputs; i++) u->count[g->outputs[i].node->id] += 1000;   /* never absorbed */
-}
-
-/* The reason node n cannot be absorbed, or NULL. */
-static const char *private_value(const Uses *u, const Node *n, char *why, size_t cap)
-{
-    if (u->count[n->id] >= 1000) {
-        snprintf(why, cap, "'%s' is a graph output", n->name);
-        return why;
-    }
-    if (u->count[n->id] > 1) {
-        snprintf(why, cap, "'%s' has %d readers (the fused kernel keeps it in registers)", n->name, u->count[n->id]);
-        return why;
-    }
-    return NULL;
-}
 
 static int is_perm_swap_last(const Node *t)
 {
@@ -91,16 +60,11 @@ static void absorb(Match *mt, Node *n)
     mt->dead[mt->n_dead++] = n;
 }
 
-static int one_reader(const Uses *u, const Node *n)
-{
-    return u->count[n->id] == 1;
-}
-
 /* Follows an operand through `scale` nodes no one else reads, multiplying their values
  * into mt->scale. Returns the operand under them. */
-static Node *strip_scales(const Uses *u, Match *mt, Node *x)
+static Node *strip_scales(const Readers *u, Match *mt, Node *x)
 {
-    while (x->op == OP_SCALE && one_reader(u, x)) {
+    while (x->op == OP_SCALE && readers_private(u, x)) {
         mt->scale *= ir_attr_float(x, A_value, 1);
         absorb(mt, x);
         x = x->in[0];
@@ -109,7 +73,7 @@ static Node *strip_scales(const Uses *u, Match *mt, Node *x)
 }
 
 /* Matches the site of softmax p; returns NULL or the reason it does not fuse. */
-static const char *match(const Uses *u, Node *p, Match *mt, char *why, size_t cap)
+static const char *match(const Readers *u, Node *p, Match *mt, char *why, size_t cap)
 {
     memset(mt, 0, sizeof *mt);
     mt->scale = 1;
@@ -118,7 +82,7 @@ static const char *match(const Uses *u, Node *p, Match *mt, char *why, size_t ca
         return why;
     }
     /* down: softmax → matmul with v */
-    if (private_value(u, p, why, cap)) return why;
+    if (readers_kept(u, p, why, cap)) return why;
     Node *y = u->reader[p->id];
     if (y->op != OP_MATMUL || y->in[0] != p || ir_attr_int(y, A_tb, 0) != 0) {
         snprintf(why, cap, "the probabilities are read by %s '%s', not a product with the values", op_name(y->op), y->name);
@@ -132,7 +96,7 @@ static const char *match(const Uses *u, Node *p, Match *mt, char *why, size_t ca
     int masks = 0;
     const Node *flipping = NULL;        /* a scale <= 0 met before any mask (so after it) */
     for (;;) {
-        if (private_value(u, x, why, cap)) return why;
+        if (readers_kept(u, x, why, cap)) return why;
         if (x->op == OP_SCALE) {
             double s = ir_attr_float(x, A_value, 1);
             if (!(s > 0) && !masks) flipping = x;
@@ -171,7 +135,7 @@ static const char *match(const Uses *u, Node *p, Match *mt, char *why, size_t ca
                      kt->name);
             return why;
         }
-        if (private_value(u, kt, why, cap)) return why;
+        if (readers_kept(u, kt, why, cap)) return why;
         absorb(mt, kt);
         kt = kt->in[0];
     }
@@ -182,7 +146,7 @@ static const char *match(const Uses *u, Node *p, Match *mt, char *why, size_t ca
     Node *kb, *vb;
     strip_repeat(k, &kb, &tk);
     strip_repeat(v, &vb, &tv);
-    if (tk == tv && tk > 1 && one_reader(u, k) && one_reader(u, v)) {
+    if (tk == tv && tk > 1 && readers_private(u, k) && readers_private(u, v)) {
         absorb(mt, k);
         absorb(mt, v);
         k = kb;
@@ -235,8 +199,8 @@ int pass_fuse_attention(PassCtx *c)
     fusion_ran(c, "attention");
     for (int gi = 0; gi < m->n_graphs; gi++) {
         Graph *g = m->graphs[gi];
-        Uses u;
-        count_uses(g, &u);
+        Readers u;
+        readers_count(g, &u);
         char *dead = xcalloc((size_t)g->n_nodes + 1, 1);
         int n = g->n_nodes;
         for (int i = 0; i < n; i++) {
@@ -253,15 +217,9 @@ int pass_fuse_attention(PassCtx *c)
             rewrite(c, g, &mt, dead);
             changed++;
         }
-        if (changed) {
-            char *keep = xcalloc((size_t)g->n_nodes + 1, 1);
-            for (int i = 0; i < g->n_nodes; i++) keep[i] = !dead[i];
-            ir_graph_keep(g, keep);
-            free(keep);
-        }
+        if (changed) ir_graph_drop(g, dead);
         free(dead);
-        free(u.count);
-        free(u.reader);
+        readers_free(&u);
     }
     return changed;
 }

@@ -30,12 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { AS_OUTPUT = 1 << 20, MAX_ABSORBED = 6 };
-
-typedef struct Uses {
-    int *count;             /* (n_nodes) readers of each node; a graph output counts AS_OUTPUT */
-    Node **reader;          /* (n_nodes) its reader (the last one seen) */
-} Uses;
+enum { MAX_ABSORBED = 6 };
 
 /* A matched chain: the fused node's inputs, its epilogue, and what it replaces. */
 typedef struct Chain {
@@ -47,35 +42,6 @@ typedef struct Chain {
     Node *absorbed[MAX_ABSORBED];   /* every node of the chain but the last */
     int n_absorbed;
 } Chain;
-
-static void count_uses(const Graph *g, Uses *u)
-{
-    u->count = xcalloc((size_t)g->n_nodes + 1, sizeof *u->count);
-    u->reader = xcalloc((size_t)g->n_nodes + 1, sizeof *u->reader);
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int j = 0; j < g->nodes[i]->n_in; j++) {
-            u->count[g->nodes[i]->in[j]->id]++;
-            u->reader[g->nodes[i]->in[j]->id] = g->nodes[i];
-        }
-    for (int i = 0; i < g->n_outputs; i++) u->count[g->outputs[i].node->id] += AS_OUTPUT;
-}
-
-/* Why n's value must stay in memory, or NULL when its one reader may take it from registers. */
-static const char *kept_in_memory(const Uses *u, const Node *n, char *why, size_t cap)
-{
-    int c = u->count[n->id];
-    if (c >= AS_OUTPUT) snprintf(why, cap, "'%s' is a graph output", n->name);
-    else if (c > 1) snprintf(why, cap, "'%s' has %d readers", n->name, c);
-    else if (c == 0) snprintf(why, cap, "'%s' has no reader", n->name);
-    else return NULL;
-    return why;
-}
-
-static int private_value(const Uses *u, const Node *n)
-{
-    char why[8];
-    return !kept_in_memory(u, n, why, sizeof why);
-}
 
 /* The activation op n computes, as the `act` attribute names it; NULL if it is no activation. */
 static const char *act_of(const Node *n)
@@ -120,12 +86,12 @@ static void absorb(Chain *ch, Node *n)
 
 /* Gating: mm is one product of act(matmul(x, Wg)) * matmul(x, Wu), either one. On a match
  * the chain holds the gate, the up product and the activation, and ends at the multiply. */
-static int match_gate(const Uses *u, const char *dead, Chain *ch)
+static int match_gate(const Readers *u, const char *dead, Chain *ch)
 {
     Node *mm = ch->mm, *r = u->reader[mm->id], *act, *mul, *gate, *up;
     if (act_of(r)) {                    /* mm is the gate */
         act = r;
-        if (!private_value(u, act)) return 0;
+        if (!readers_private(u, act)) return 0;
         mul = u->reader[act->id];
         if (mul->op != OP_MUL) return 0;
         gate = mm;
@@ -133,13 +99,13 @@ static int match_gate(const Uses *u, const char *dead, Chain *ch)
     } else if (r->op == OP_MUL) {       /* mm is the up product */
         mul = r;
         act = other(mul, mm);
-        if (!act_of(act) || !private_value(u, act)) return 0;
+        if (!act_of(act) || !readers_private(u, act)) return 0;
         gate = act->in[0];
         up = mm;
     } else {
         return 0;
     }
-    if (!partners(gate, up) || !private_value(u, gate) || !private_value(u, up) || dead[gate->id] || dead[up->id])
+    if (!partners(gate, up) || !readers_private(u, gate) || !readers_private(u, up) || dead[gate->id] || dead[up->id])
         return 0;
     ch->mm = gate;
     ch->up = up;
@@ -168,11 +134,11 @@ static const char *nothing_to_fold(const Module *m, const Node *mm, const Node *
 }
 
 /* Matches the longest chain from the projection mm. Returns NULL, or why nothing folds. */
-static const char *match(const Module *m, const Uses *u, const char *dead, Node *mm, Chain *ch, char *why, size_t cap)
+static const char *match(const Module *m, const Readers *u, const char *dead, Node *mm, Chain *ch, char *why, size_t cap)
 {
     memset(ch, 0, sizeof *ch);
     ch->mm = mm;
-    const char *no = kept_in_memory(u, mm, why, cap);
+    const char *no = readers_kept(u, mm, why, cap);
     if (no) return no;
     Node *cur = mm;
     int stage = 0;                      /* 0: bias, 1: activation, 2: residual */
@@ -180,7 +146,7 @@ static const char *match(const Module *m, const Uses *u, const char *dead, Node 
         cur = ch->last;
         stage = 2;
     }
-    for (; stage < 3 && private_value(u, cur); stage++) {
+    for (; stage < 3 && readers_private(u, cur); stage++) {
         Node *r = u->reader[cur->id];
         if (stage == 0 && r->op == OP_ADD && is_bias_of(other(r, cur), cur)) ch->bias = other(r, cur);
         else if (stage == 1 && act_of(r)) ch->act = act_of(r);
@@ -195,7 +161,7 @@ static const char *match(const Module *m, const Uses *u, const char *dead, Node 
 }
 
 /* The fused node, in the slot of the chain's last node. */
-static void rewrite(PassCtx *c, Graph *g, Uses *u, const Chain *ch, char *dead)
+static void rewrite(PassCtx *c, Graph *g, Readers *u, const Chain *ch, char *dead)
 {
     Module *m = c->m;
     Node *last = ch->last;
@@ -222,8 +188,8 @@ static void rewrite(PassCtx *c, Graph *g, Uses *u, const Chain *ch, char *dead)
 /* Fuses every chain of graph g; returns the number of fused nodes made. */
 static int fuse_graph(PassCtx *c, Graph *g)
 {
-    Uses u;
-    count_uses(g, &u);
+    Readers u;
+    readers_count(g, &u);
     char *dead = xcalloc((size_t)g->n_nodes + 1, 1);
     int made = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -241,15 +207,9 @@ static int fuse_graph(PassCtx *c, Graph *g)
         rewrite(c, g, &u, &ch, dead);
         made++;
     }
-    if (made) {
-        char *keep = xcalloc((size_t)g->n_nodes + 1, 1);
-        for (int i = 0; i < g->n_nodes; i++) keep[i] = !dead[i];
-        ir_graph_keep(g, keep);
-        free(keep);
-    }
+    if (made) ir_graph_drop(g, dead);
     free(dead);
-    free(u.count);
-    free(u.reader);
+    readers_free(&u);
     return made;
 }
 

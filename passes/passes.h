@@ -90,7 +90,24 @@ void fusion_report_free(FusionReport *r);
 /* Rewiring helpers for passes: every use of old (inputs and graph outputs) becomes new;
  * nodes flagged by keep[id] == 0 are dropped and the graph renumbered. */
 void ir_replace_uses(Graph *g, Node *old, Node *new_node);
+
+/* Who reads what, for the fusion passes: count[id] readers of node id, a graph output
+ * counting READ_BY_OUTPUT; reader[id] one of them (the last in graph order). */
+enum { READ_BY_OUTPUT = 1 << 20 };
+typedef struct Readers {
+    int *count;             /* (n_nodes) */
+    Node **reader;          /* (n_nodes) */
+} Readers;
+void readers_count(const Graph *g, Readers *r);
+void readers_free(Readers *r);
+/* Why n's value must stay in memory (a graph output, several readers, none), or NULL
+ * when its one reader may take it from registers. */
+const char *readers_kept(const Readers *r, const Node *n, char *why, size_t cap);
+/* readers_kept(...) == NULL */
+int readers_private(const Readers *r, const Node *n);
 void ir_graph_keep(Graph *g, const char *keep);
+/* The same, flagging the nodes to drop instead: dead[id] != 0. */
+void ir_graph_drop(Graph *g, const char *dead);
 
 /* ---- the memory plan -------------------------------------------------------------------- */
 

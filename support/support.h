@@ -67,7 +67,7 @@ void *xrealloc(void *p, size_t n);
 /* ---- source locations and diagnostics ------------------------------------ */
 
 /* A place in a user's file. file indexes Diag.files (0 = no file); line and col count
- * from 1 (0 = unknown). Fused nodes keep the location of their pattern's root. */
+ * from 1 (0 = unknown). A fused node takes the location of the node whose value it gives. */
 typedef struct Loc {
     uint32_t file;
     uint32_t line;
