@@ -70,6 +70,15 @@ void ir_graph_drop(Graph *g, const char *dead)
     free(keep);
 }
 
+Node *ir_node_in_place_of(Graph *g, OpKind op, Node *old)
+{
+    Node *n = ir_node_new(g, op, old->name, old->loc);
+    g->n_nodes--;                       /* ir_node_new appended it: it takes old's slot instead */
+    n->id = old->id;
+    g->nodes[old->id] = n;
+    return n;
+}
+
 /* Drops module weights that no WEIGHT node refers to, renumbering the refs. */
 static int prune_weights(Module *m)
 {

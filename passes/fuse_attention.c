@@ -175,10 +175,7 @@ static const char *match(const Readers *u, Node *p, Match *mt, char *why, size_t
 static void rewrite(PassCtx *c, Graph *g, Match *mt, char *dead)
 {
     Node *y = mt->y;
-    Node *f = ir_node_new(g, OP_ATTENTION, y->name, y->loc);
-    g->n_nodes--;                       /* ir_node_new appended it: it takes y's place instead */
-    f->id = y->id;
-    g->nodes[y->id] = f;
+    Node *f = ir_node_in_place_of(g, OP_ATTENTION, y);
     ir_node_add_input(f, mt->q);
     ir_node_add_input(f, mt->k);
     ir_node_add_input(f, mt->v);

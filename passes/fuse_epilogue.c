@@ -165,10 +165,7 @@ static void rewrite(PassCtx *c, Graph *g, Readers *u, const Chain *ch, char *dea
 {
     Module *m = c->m;
     Node *last = ch->last;
-    Node *f = ir_node_new(g, ch->up ? OP_GATED_LINEAR : OP_LINEAR, last->name, last->loc);
-    g->n_nodes--;                       /* ir_node_new appended it: it takes last's place instead */
-    f->id = last->id;
-    g->nodes[last->id] = f;
+    Node *f = ir_node_in_place_of(g, ch->up ? OP_GATED_LINEAR : OP_LINEAR, last);
     ir_node_add_input(f, ch->mm->in[0]);
     ir_node_add_input(f, ch->mm->in[1]);
     if (ch->up) ir_node_add_input(f, ch->up->in[1]);

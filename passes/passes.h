@@ -108,6 +108,10 @@ int readers_private(const Readers *r, const Node *n);
 void ir_graph_keep(Graph *g, const char *keep);
 /* The same, flagging the nodes to drop instead: dead[id] != 0. */
 void ir_graph_drop(Graph *g, const char *dead);
+/* A new node of op with old's name and location, in old's slot of the graph (old leaves
+ * the list; the caller gives the new node its inputs, then moves old's readers to it).
+ * This is how a fused node replaces the value it gives. */
+Node *ir_node_in_place_of(Graph *g, OpKind op, Node *old);
 
 /* ---- the memory plan -------------------------------------------------------------------- */
 
