@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 typedef struct Shape4 {
     const char *name;
     int B, H, KH, S, T, D, causal;
@@ -35,13 +37,6 @@ typedef struct Call {
     pthread_barrier_t *start, *done;
     int calls, quit;
 } Call;
-
-static double now(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void *worker(void *arg)
 {
@@ -59,12 +54,6 @@ static float *random_floats(size_t n, float lo, float hi)
     float *f = xmalloc(n * sizeof *f);
     for (size_t i = 0; i < n; i++) f[i] = lo + (hi - lo) * (float)rand() / (float)RAND_MAX;
     return f;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* The median seconds per call of the kernel over `repeats` rounds: wall clock in sec[0],
@@ -95,10 +84,10 @@ static void time_kernel(KernelFn fn, const Shape4 *s, int repeats, int threads, 
     double wall[64], cpu[64];
     for (int r = -1; r < repeats; r++) {         /* round -1 sizes the rounds (and warms up) */
         for (int t = 0; t < threads; t++) c[t].calls = calls;
-        double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+        double t0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
         pthread_barrier_wait(&start);
         pthread_barrier_wait(&done);
-        double dt = now(CLOCK_MONOTONIC) - t0, dc = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        double dt = bench_seconds(CLOCK_MONOTONIC) - t0, dc = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (r < 0) {
             calls = (int)fmax(1, ceil(0.2 / fmax(dt, 1e-9)));
             continue;
@@ -115,8 +104,8 @@ static void time_kernel(KernelFn fn, const Shape4 *s, int repeats, int threads, 
     free(c[0].k);
     free(c[0].v);
     free(c[0].y);
-    qsort(wall, (size_t)repeats, sizeof wall[0], cmp_double);
-    qsort(cpu, (size_t)repeats, sizeof cpu[0], cmp_double);
+    qsort(wall, (size_t)repeats, sizeof wall[0], bench_cmp_double);
+    qsort(cpu, (size_t)repeats, sizeof cpu[0], bench_cmp_double);
     sec[0] = wall[repeats / 2];
     sec[1] = cpu[repeats / 2];
 }
@@ -135,9 +124,9 @@ static void bench(const Shape4 *s, const Variant *var, int repeats, int threads)
     KILN_ASSERT(!t.bad);
     int vw;
     jit_dump_label(t.label);                         /* KILN_TEST_DUMP=text prints the kernel's IR */
-    double c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+    double c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
     Jit *j = jit_kernel(var, t.m, y, &vw);
-    double compile = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double compile = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double sec[2];
     time_kernel(jit_fn(j), s, repeats, threads, sec);
     double visible = s->causal ? (double)(s->T - s->S) + (s->S + 1) / 2.0 : s->T;

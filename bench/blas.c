@@ -31,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 void cblas_sgemv(int order, int trans, int m, int n, float alpha, const float *a, int lda, const float *x, int incx,
                  float beta, float *y, int incy);
@@ -39,19 +41,6 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
 int openblas_get_num_threads(void);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
 
 typedef struct Shape {
     const char *what;
@@ -82,7 +71,7 @@ static double time_shape(Shape *s)
     memset(y, 0, yn * 4);
     double *t = malloc(sizeof(double) * (size_t)(repeats + 1));
     for (int r = -1; r < repeats; r++) {   /* r = -1: warm-up */
-        double t0 = now();
+        double t0 = bench_seconds(CLOCK_MONOTONIC);
         for (size_t c = 0; c < copies; c++) {
             const float *Wc = W + c * w;
             if (s->gemm)   /* y[M,N] = x[M,K] · W[K,N] */
@@ -90,9 +79,9 @@ static double time_shape(Shape *s)
             else
                 cblas_sgemv(RowMajor, s->trans ? Trans : NoTrans, s->m, s->n, 1.0f, Wc, s->n, x, 1, 0.0f, y, 1);
         }
-        if (r >= 0) t[r] = (now() - t0) / (double)copies;
+        if (r >= 0) t[r] = (bench_seconds(CLOCK_MONOTONIC) - t0) / (double)copies;
     }
-    qsort(t, (size_t)repeats, sizeof *t, cmp);
+    qsort(t, (size_t)repeats, sizeof *t, bench_cmp_double);
     double med = t[repeats / 2];
     double flops = s->gemm ? 2.0 * s->m * s->n * s->k : 2.0 * s->m * s->n;
     s->gflops = flops / med / 1e9;

@@ -23,6 +23,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "timing.h"
+
 typedef float v16 __attribute__((vector_size(64)));
 
 typedef struct Job {
@@ -31,13 +33,6 @@ typedef struct Job {
     float sum;
     pthread_barrier_t *start;
 } Job;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static float sum_floats(const float *a, size_t n)
 {
@@ -65,12 +60,6 @@ static void *worker(void *p)
     pthread_barrier_wait(j->start);
     j->sum = sum_floats(j->a, j->n);
     return NULL;
-}
-
-static int cmp(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
 }
 
 int main(int argc, char **argv)
@@ -105,17 +94,17 @@ int main(int argc, char **argv)
             jobs[t] = (Job){ a + share * (size_t)t, share, 0, &start };
             pthread_create(&tid[t], NULL, worker, &jobs[t]);
         }
-        double t0 = now();
+        double t0 = bench_seconds(CLOCK_MONOTONIC);
         pthread_barrier_wait(&start);
         for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
-        double dt = now() - t0;
+        double dt = bench_seconds(CLOCK_MONOTONIC) - t0;
         pthread_barrier_destroy(&start);
         for (int t = 0; t < threads; t++) check += jobs[t].sum;
         if (p < 0) continue;   /* warm-up */
         gbs[p] = n * 4.0 / dt / 1e9;
         printf("bw: pass %d: %.1f GB/s\n", p + 1, gbs[p]);
     }
-    qsort(gbs, (size_t)passes, sizeof *gbs, cmp);
+    qsort(gbs, (size_t)passes, sizeof *gbs, bench_cmp_double);
     printf("bw: threads %d: best %.1f GB/s, median %.1f GB/s (%d passes of %.2f GB, %s pages; checksum %g)\n",
            threads, gbs[passes - 1], gbs[passes / 2], passes, n * 4.0 / 1e9, thp ? "huge" : "4 KiB", (double)check);
     free(gbs);

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 typedef struct Case {
     const char *name;
     int M, K, N;
@@ -27,19 +29,6 @@ typedef struct Case {
     const char *act;            /* NULL: none */
     int tb0;                    /* 1: weights stored [K, N] (tb = 0), else [N, K] */
 } Case;
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static float *random_floats(size_t n)
 {
@@ -60,11 +49,11 @@ typedef struct Call {
 static double run_calls(const Call *calls, int n, int reps)
 {
     int64_t syms[IR_MAX_SYMS + 1] = { 0 };
-    double t0 = cpu_now();
+    double t0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
     for (int i = 0; i < reps; i++)
         for (int c = 0; c < n; c++)
             jit_fn(calls[c].jit)(calls[c].y, calls[c].x[0], calls[c].x[1], calls[c].x[2], calls[c].x[3], syms, NULL, 0, 1);
-    return (cpu_now() - t0) / reps;
+    return (bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0) / reps;
 }
 
 /* Median CPU seconds per pass of a (calls a[0..na)) and of b, measured in alternating
@@ -78,8 +67,8 @@ static void time_ab(const Call *a, int na, const Call *b, int nb, int repeats, d
         sa[r] = run_calls(a, na, ra);
         sb[r] = run_calls(b, nb, rb);
     }
-    qsort(sa, (size_t)repeats, sizeof sa[0], cmp_double);
-    qsort(sb, (size_t)repeats, sizeof sb[0], cmp_double);
+    qsort(sa, (size_t)repeats, sizeof sa[0], bench_cmp_double);
+    qsort(sb, (size_t)repeats, sizeof sb[0], bench_cmp_double);
     *ta = sa[repeats / 2];
     *tb = sb[repeats / 2];
 }

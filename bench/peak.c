@@ -17,20 +17,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "timing.h"
+
 typedef float v16 __attribute__((vector_size(64)));
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
 
 __attribute__((noinline)) static float run(long iters, float seed)
 {
@@ -76,7 +65,7 @@ int main(int argc, char **argv)
     Job jobs[64];
     pthread_t tid[64];
     for (int p = 0; p < passes; p++) {
-        double t0 = now();
+        double t0 = bench_seconds(CLOCK_MONOTONIC);
         for (int t = 0; t < threads; t++) {
             jobs[t].seed = (float)(p + t);
             pthread_create(&tid[t], NULL, worker, &jobs[t]);
@@ -85,9 +74,9 @@ int main(int argc, char **argv)
             pthread_join(tid[t], NULL);
             check += jobs[t].out;
         }
-        g[p] = (double)ITERS * 16 * 16 * 2 * threads / (now() - t0) / 1e9;
+        g[p] = (double)ITERS * 16 * 16 * 2 * threads / (bench_seconds(CLOCK_MONOTONIC) - t0) / 1e9;
     }
-    qsort(g, (size_t)passes, sizeof *g, cmp);
+    qsort(g, (size_t)passes, sizeof *g, bench_cmp_double);
     printf("peak: f32 FMA, %d thread%s: best %.1f GFLOP/s, median %.1f GFLOP/s (%d passes; checksum %g)\n", threads,
            threads > 1 ? "s" : "", g[passes - 1], g[passes / 2], passes, (double)check);
     free(g);
