@@ -79,6 +79,24 @@ Node *ir_node_in_place_of(Graph *g, OpKind op, Node *old)
     return n;
 }
 
+void ir_graph_splice(Graph *g, int n_old, const int *slot, const char *dead)
+{
+    int n_new = g->n_nodes - n_old, k = 0;
+    char *takes = xcalloc((size_t)n_old + 1, 1);       /* old i has appended nodes before it */
+    for (int j = 0; j < n_new; j++) takes[slot[j]] = 1;
+    Node **order = xcalloc((size_t)g->n_nodes + 1, sizeof *order);
+    for (int i = 0; i < n_old; i++) {
+        for (int j = 0; takes[i] && j < n_new; j++)
+            if (slot[j] == i) order[k++] = g->nodes[n_old + j];
+        if (!dead[i]) order[k++] = g->nodes[i];
+    }
+    memcpy(g->nodes, order, (size_t)k * sizeof *order);
+    g->n_nodes = k;
+    ir_graph_renumber(g);
+    free(order);
+    free(takes);
+}
+
 /* Drops module weights that no WEIGHT node refers to, renumbering the refs. */
 static int prune_weights(Module *m)
 {

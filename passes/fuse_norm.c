@@ -104,8 +104,8 @@ static Node *take_half(PassCtx *c, Graph *g, Node *f, int64_t i, const char *nam
 }
 
 /* Appends F, the take of the sum and the take of the norm (in that order) and points every
- * reader of the add and of the norm at the takes. Returns F. */
-static Node *rewrite(PassCtx *c, Graph *g, const Site *s)
+ * reader of the add and of the norm at the takes. */
+static void rewrite(PassCtx *c, Graph *g, const Site *s)
 {
     Node *add = s->add, *norm = s->norm;
     int ln = norm->op == OP_LAYERNORM;
@@ -120,27 +120,6 @@ static Node *rewrite(PassCtx *c, Graph *g, const Site *s)
     KILN_ASSERT(shape_eq(&sum->shape, &add->shape) && shape_eq(&y->shape, &norm->shape));
     ir_replace_uses(g, add, sum);
     ir_replace_uses(g, norm, y);
-    return f;
-}
-
-/* The graph without the dead nodes, each fused node (and its two takes, which follow it)
- * in the slot of the norm it replaces; then in topological order again. */
-static void relink(PassCtx *c, Graph *g, int n_before, const char *dead, Node *const *fused_at)
-{
-    Node **order = xcalloc((size_t)g->n_nodes + 1, sizeof *order);
-    int n = 0;
-    for (int i = 0; i < n_before; i++) {
-        if (fused_at[i]) {
-            int f = fused_at[i]->id;
-            for (int k = 0; k < 3; k++) order[n++] = g->nodes[f + k];
-        }
-        if (!dead[i]) order[n++] = g->nodes[i];
-    }
-    memcpy(g->nodes, order, (size_t)n * sizeof *order);
-    g->n_nodes = n;
-    free(order);
-    int err = ir_graph_toposort(g, c->d);
-    KILN_ASSERT(err == 0);
 }
 
 int pass_fuse_norm(PassCtx *c)
@@ -153,7 +132,7 @@ int pass_fuse_norm(PassCtx *c)
         Graph *g = m->graphs[gi];
         int n = g->n_nodes, fused = 0;
         char *dead = xcalloc((size_t)n + 1, 1);
-        Node **fused_at = xcalloc((size_t)n + 1, sizeof *fused_at);     /* by norm id: its F */
+        int *slot = xcalloc((size_t)3 * (size_t)n + 1, sizeof *slot);  /* F and its takes go where the norm was */
         for (int i = 0; i < n; i++) {
             Site s = { g->nodes[i], NULL, NULL };
             if (s.norm->op != OP_LAYERNORM && s.norm->op != OP_RMSNORM) continue;
@@ -164,14 +143,19 @@ int pass_fuse_norm(PassCtx *c)
                 continue;
             }
             fusion_site(c, s.fusion, s.norm, NULL);
-            fused_at[i] = rewrite(c, g, &s);
+            rewrite(c, g, &s);
+            for (int k = 0; k < 3; k++) slot[3 * fused + k] = i;
             dead[i] = dead[s.add->id] = 1;
             fused++;
         }
-        if (fused) relink(c, g, n, dead, fused_at);
+        if (fused) {        /* then a reader of the sum written before the norm moves after F */
+            ir_graph_splice(g, n, slot, dead);
+            int err = ir_graph_toposort(g, c->d);
+            KILN_ASSERT(err == 0);
+        }
         changed += fused;
         free(dead);
-        free(fused_at);
+        free(slot);
     }
     return changed;
 }

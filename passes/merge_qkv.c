@@ -129,20 +129,13 @@ static void merge(PassCtx *c, Graph *g, Node *const *mem, int n)
         ir_replace_uses(g, mem[i], s);
     }
     /* the new nodes (appended from n_old on) go in first's slot; the projections leave */
-    Node **order = xcalloc((size_t)g->n_nodes + 1, sizeof *order);
-    int k = 0;
-    for (int i = 0; i < n_old; i++) {
-        Node *x = g->nodes[i];
-        if (x == first)
-            for (int j = n_old; j < g->n_nodes; j++) order[k++] = g->nodes[j];
-        int member = 0;
-        for (int j = 0; j < n; j++) member |= x == mem[j];
-        if (!member) order[k++] = x;
-    }
-    memcpy(g->nodes, order, (size_t)k * sizeof *order);
-    g->n_nodes = k;
-    ir_graph_renumber(g);
-    free(order);
+    int *slot = xcalloc((size_t)(g->n_nodes - n_old) + 1, sizeof *slot);
+    char *dead = xcalloc((size_t)n_old + 1, 1);
+    for (int j = 0; j < g->n_nodes - n_old; j++) slot[j] = first->id;
+    for (int i = 0; i < n; i++) dead[mem[i]->id] = 1;
+    ir_graph_splice(g, n_old, slot, dead);
+    free(slot);
+    free(dead);
 }
 
 /* Merges the alike projections of each input of g (Q, K and V of one x); returns the number

@@ -112,6 +112,10 @@ void ir_graph_drop(Graph *g, const char *dead);
  * the list; the caller gives the new node its inputs, then moves old's readers to it).
  * This is how a fused node replaces the value it gives. */
 Node *ir_node_in_place_of(Graph *g, OpKind op, Node *old);
+/* Moves the nodes appended after the first n_old into the graph's order: appended node j
+ * (j >= n_old) goes just before old node slot[j - n_old], keeping the order they were
+ * appended in; old nodes with dead[i] leave. Renumbers. */
+void ir_graph_splice(Graph *g, int n_old, const int *slot, const char *dead);
 
 /* ---- the memory plan -------------------------------------------------------------------- */
 
