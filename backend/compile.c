@@ -75,18 +75,14 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     int s_seq = ir_module_sym(m, "seq"), s_past = ir_module_sym(m, "past");
     facts.max_seq = m->syms[s_seq].max;
     facts.max_positions = s_past ? m->syms[s_past].max : facts.max_seq;
-    const char *eos = ir_module_param(m, "eos");
     facts.eos_id = o->eos_id >= 0 ? o->eos_id : -1;
-    if (eos) {
-        char *end;
-        long long v = strtoll(eos, &end, 10);
-        if (end == eos || *end || v < 0 || v >= facts.vocab) {
-            diag_error(d, m->loc, "parameter eos = \"%s\" is not a token id below the vocabulary size %lld", eos,
-                       (long long)facts.vocab);
-            goto out;
-        }
-        facts.eos_id = v;
+    int64_t eos;
+    if (ir_module_eos(m, facts.vocab, &eos)) {
+        diag_error(d, m->loc, "parameter eos = \"%s\" is not a token id below the vocabulary size %lld",
+                   ir_module_param(m, "eos"), (long long)facts.vocab);
+        goto out;
     }
+    if (eos >= 0) facts.eos_id = eos;
     facts.arena_bytes = plan.arena_bytes;
     facts.weights_embedded = !o->weights_external;
     woff = xcalloc((size_t)m->n_weights + 1, sizeof *woff);

@@ -329,10 +329,11 @@ int cmd_run(int argc, char **argv)
         else diag_error(&d, where, "the prompt cannot be tokenized: %s", rt_tok_strerror((int)n));
         goto out;
     }
-    if (ctx && n + n_new > ctx) {
+    if (ctx && n + n_new - 1 > ctx) {     /* the last new token is never fed: it needs no position */
         diag_error(&d, where,
-                   "the prompt (%ld tokens) and %lld new tokens do not fit in the context of %lld positions",
-                   n, n_new, (long long)ctx);
+                   "the prompt (%ld tokens) and %lld new tokens do not fit in the context of %lld positions "
+                   "(they need %lld: every token but the last is fed)",
+                   n, n_new, (long long)ctx, (long long)(n + n_new - 1));
         goto out;
     }
     RtForward f = { &s, forward_step, s.vocab, (int)ctx };
@@ -340,8 +341,15 @@ int cmd_run(int argc, char **argv)
     RtGenStats st;
     gen = xmalloc(((size_t)n_new + 1) * sizeof *gen);
     fwrite(ptext, 1, len, stdout);
-    RtGenOptions go = { .n_new = (int)n_new, .eos_id = tok.eos_id == RT_TOK_NO_ID ? -1 : (int32_t)tok.eos_id,
-                        .repeat_penalty = 1 };
+    /* the end of text: the model's parameter eos (as the compiled executable), else the tokenizer's */
+    int64_t eos;
+    if (ir_module_eos(m, s.vocab, &eos)) {
+        diag_error(&d, m->loc, "parameter eos = \"%s\" is not a token id below the vocabulary size %d",
+                   ir_module_param(m, "eos"), s.vocab);
+        goto out;
+    }
+    if (eos < 0 && tok.eos_id != RT_TOK_NO_ID) eos = tok.eos_id;
+    RtGenOptions go = { .n_new = (int)n_new, .eos_id = (int32_t)eos, .repeat_penalty = 1 };
     int got = rt_generate(&f, &tok, &sp, &go, tokens, (int)n, stdout, gen, &st);
     fputc('\n', stdout);
     fflush(stdout);

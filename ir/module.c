@@ -5,6 +5,7 @@
  * stays in the arena until the end (graphs are small: a 48-layer model has ~2k nodes). */
 #include "ir.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,19 @@ const char *ir_module_param(const Module *m, const char *name)
 {
     int i = namemap_get(&m->param_index, name);
     return i < 0 ? NULL : m->params[i].value;
+}
+
+int ir_module_eos(const Module *m, int64_t vocab, int64_t *eos)
+{
+    const char *v = ir_module_param(m, "eos");
+    *eos = -1;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno || x < 0 || x >= vocab) return -1;
+    *eos = x;
+    return 0;
 }
 
 void ir_module_add_param(Module *m, const char *name, const char *value, Loc loc)

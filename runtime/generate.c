@@ -309,7 +309,8 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
     int n_recent = 0, head = 0;
     for (int i = n_prompt > last_n ? n_prompt - last_n : 0; i < n_prompt; i++) recent[n_recent++] = prompt[i];
 
-    int room = f->max_positions > 0 ? f->max_positions - n_prompt : INT_MAX;
+    /* tokens that may be produced: the last one needs no position (it is never fed) */
+    int room = f->max_positions > 0 ? f->max_positions - n_prompt + 1 : INT_MAX;
     int produced = 0, stop = RT_STOP_LENGTH, stop_index = -1;
     uint64_t rng = s->seed;
     double t0 = now();

@@ -609,11 +609,9 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
                  (long long)kiln_model.vocab);
             goto out;
         }
-    if (n >= e->ctx) {
+    if (n > e->ctx) {
         const char *which = e->ctx < kiln_model.max_positions ? " (--ctx)" : "";
-        if (n > e->ctx) fail("the prompt has %ld tokens, more than the context of %lld positions%s", n, (long long)e->ctx, which);
-        else fail("the prompt has %ld tokens and fills the context of %lld positions%s: no room to generate", n,
-                  (long long)e->ctx, which);
+        fail("the prompt has %ld tokens, more than the context of %lld positions%s", n, (long long)e->ctx, which);
         goto out;
     }
 
@@ -630,7 +628,7 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
     RtGenOptions go = { (int)o->n_new, eos, (float)o->repeat_penalty, RT_REPEAT_LAST_N, o->stops, o->n_stops };
     int32_t *gen = NULL;
     if (o->show_ids) {
-        int64_t most = o->n_new < e->ctx - n ? o->n_new : e->ctx - n;
+        int64_t most = o->n_new < e->ctx - n + 1 ? o->n_new : e->ctx - n + 1;
         gen = malloc((size_t)most * sizeof *gen);
         if (!gen) {
             fail("out of memory for the generated ids");

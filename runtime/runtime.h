@@ -20,7 +20,8 @@ typedef struct RtForward {
     void *ctx;
     int (*step)(void *ctx, const int32_t *tokens, int n, float *logits);   /* 0 = ok */
     int vocab;              /* logits per position */
-    int max_positions;      /* context length: prompt + new tokens must fit; <= 0: no bound */
+    int max_positions;      /* context length: positions fed (prompt + new tokens but the last);
+                             * <= 0: no bound */
 } RtForward;
 
 typedef struct RtSampler {
@@ -55,7 +56,7 @@ enum RtStop {
     RT_STOP_LENGTH,             /* n_new tokens were generated */
     RT_STOP_EOS,                /* the model produced eos_id */
     RT_STOP_STRING,             /* the generated text reached a stop string */
-    RT_STOP_CONTEXT,            /* prompt + generated tokens filled max_positions */
+    RT_STOP_CONTEXT,            /* the tokens fed filled max_positions */
     RT_STOP_ERROR,              /* the forward function failed */
 };
 
@@ -67,8 +68,11 @@ typedef struct RtGenStats {
 } RtGenStats;
 
 /* Feeds the prompt (n_prompt >= 1) in one step, then generates tokens one step at a time
- * until one of enum RtStop happens. Prompt and generated tokens together never exceed
- * f->max_positions (when > 0); the caller must leave room for at least one new token.
+ * until one of enum RtStop happens. Every token fed takes a position: the prompt and every
+ * generated token but the last, which is sampled from the logits of the last position and
+ * never fed. So with f->max_positions = C (when > 0) a prompt of n_prompt <= C tokens is
+ * followed by at most C - n_prompt + 1 new ones (llama2.c's `-n steps` counts the same way:
+ * steps = positions fed, each giving one token).
  *
  * Text: each token's bytes (tok may be NULL: no text) are written to out (may be NULL) as
  * soon as they are known, as valid UTF-8: a character split across tokens is held back

@@ -104,7 +104,7 @@ def row(a):
 def greedy(prompt_ids, n, penalty=1.0, ctx=CTX):
     """The generated ids: arg-max of the penalized row of the last token."""
     seq, gen = list(prompt_ids), []
-    while len(gen) < n and len(seq) < ctx:
+    while len(gen) < n and len(seq) <= ctx:      # the last new token is never fed
         logits = list(row(seq[-1]))
         if penalty != 1.0:
             for t in set(seq[-64:]):
@@ -169,14 +169,15 @@ expect('--stop of a multi-byte character', ['-p', '#', '--stop', 'é'], b'#\n')
 expect('--stop=STRING form', ['-p', '$', '--stop=c'], b'$ab\n')
 
 # context
-letters = bytes(ord('a') + i % 26 for i in range(CTX - 1))
+letters = bytes(ord('a') + i % 26 for i in range(CTX))
 err = expect('the context stops generation (default -n 256)', ['-p', '$'], b'$' + letters + b'\n')
 check('the context message', 'stopped: the context of 64 positions is full' in err, err)
-err = expect('--ctx 10 allows 9 new tokens after 1', ['-p', '$', '--ctx', 10], b'$' + letters[:9] + b'\n')
+err = expect('--ctx 10 allows 10 new tokens after 1 (the last is never fed)', ['-p', '$', '--ctx', 10], b'$' + letters[:10] + b'\n')
 check('the context message names --ctx', 'stopped: the context of 10 positions is full' in err, err)
-err = expect('-n reached exactly at the context: no message', ['-p', '$', '--ctx', 6, '-n', 5], b'$abcde\n')
+err = expect('-n reached exactly at the context: no message', ['-p', '$', '--ctx', 6, '-n', 6], b'$abcdef\n')
 check('no context message when -n ends first', 'context' not in err, err)
-expect('a prompt of 63 tokens leaves room for one', ['-p', '$' * 63], b'$' * 63 + b'a\n')
+expect('a prompt of 63 tokens leaves room for two', ['-p', '$' * 63], b'$' * 63 + b'ab\n')
+expect('a prompt filling the context still gives one token', ['-p', '$' * 64], b'$' * 64 + b'a\n')
 
 # the prompt from a file, stdin, empty
 with tempfile.TemporaryDirectory() as tmp:
@@ -193,7 +194,6 @@ with tempfile.TemporaryDirectory() as tmp:
     expect_error('invalid UTF-8 on stdin', [], 1, ['not valid UTF-8', 'byte 1'], stdin=b'a\xc3(')
 expect_error('invalid UTF-8 in -p', ['-p', b'\xe2\x82'], 1, ['not valid UTF-8', 'byte 0'])
 expect_error('a prompt longer than the context', ['-p', '$' * 70], 1, ['70 tokens', 'more than the context of 64'])
-expect_error('a prompt that fills the context', ['-p', '$' * 64], 1, ['64 tokens', 'no room'])
 expect_error('a prompt longer than --ctx', ['-p', '$' * 8, '--ctx', 5], 1, ['8 tokens', 'context of 5', '--ctx'])
 master, slave = pty.openpty()
 p = subprocess.run(E, stdin=slave, capture_output=True, timeout=30)
