@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """run_exe.py KILN SOURCE CASE [--target T] [--cpu C] [-O N] [--weights external] [--threads 1,2,3]
-— compile a model into an executable and check what the executable computes against PyTorch.
+[--max-seq K] — compile a model into an executable and check what the executable computes against
+PyTorch.
 
 CASE is `tiny` (models/tiny: greedy text and logits against models/tiny/reference.json, made
 by scripts/train_demo.py with PyTorch) or the name of a folder of tests/ref/ whose model (its
@@ -13,11 +14,19 @@ skipped (exit 77). Tolerance: max |diff| <= 1e-4 * max |expected|, as for the in
 each other -t T, which must give byte-identical logits files and identical text (the kernels
 split output elements, never a sum: runtime/model.h); each T > 1 is run twice, at the default
 dispatch threshold and with KILN_PARALLEL_MIN_WORK=1, which splits every kernel. -t 3 on two
-CPUs checks oversubscription."""
+CPUs checks oversubscription.
+
+--max-seq K: the model is compiled with the bound of its `seq` dimension set to K (a copy of its
+XML in the temporary folder, weight and tokenizer paths made absolute), so the executable feeds
+--tokens in calls of at most K positions, each after the positions already in the KV cache:
+K = 1 runs every position alone through the cache (the decode path: one query over the cached
+keys), K = 5 a prefill of 5 then 5-token chunks after 5, 10, ... cached positions. The logits
+must still match PyTorch's, computed on the whole sequence at once."""
 import argparse
 import array
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +43,8 @@ ap.add_argument('--weights', default='embedded')
 ap.add_argument('--needs-shared')
 ap.add_argument('--disable-pass', help='compile with --disable-pass=P (each pass must keep the results)')
 ap.add_argument('--threads', help='comma-separated -t values; output must not depend on them')
+ap.add_argument('--max-seq', type=int, help='compile with the bound of seq set to this: --tokens is fed in calls '
+                'of at most that many positions through the KV cache')
 args = ap.parse_args()
 kiln = os.path.abspath(args.kiln)
 src = args.source
@@ -87,6 +98,27 @@ def compare(name, got, want):
     check(name, diff <= 1e-4 * peak, 'max |diff| %.3g, max |expected| %.3g' % (diff, peak))
 
 
+def bound_seq(model, k, tmp):
+    """A copy of model (XML) in tmp whose `seq` dimension is bounded by k; the relative paths of its
+    <weights> and <tokenizer> elements are made absolute so that the copy reads the same files."""
+    base = os.path.dirname(os.path.abspath(model))
+    text = open(model, encoding='utf-8').read()
+    text, n = re.subn(r'(<dim\s+name="seq"\s+max=")[^"]*(")', lambda m: m.group(1) + str(k) + m.group(2), text)
+    if n != 1:
+        check('%s declares <dim name="seq" max="..."/> once' % model, False)
+        sys.exit(1)
+
+    def absolute(tag):
+        return re.sub(r'(\s(?!kind=)\w+=")([^"]*)(")',
+                      lambda m: m.group(1) + os.path.join(base, m.group(2)) + m.group(3), tag.group(0))
+    text = re.sub(r'<(weights|tokenizer)\b[^>]*>', absolute, text)
+    out = os.path.join(tmp, 'max-seq-%d.xml' % k)
+    with open(out, 'w', encoding='utf-8') as f:
+        f.write(text)
+    print('compiling %s with seq <= %d' % (os.path.relpath(model, src), k))
+    return out
+
+
 with tempfile.TemporaryDirectory() as tmp:
     model = os.path.join(src, 'models', 'tiny', 'model.xml') if args.case == 'tiny' else \
         os.path.join(src, 'tests', 'ref', args.case, 'model.xml')
@@ -95,6 +127,8 @@ with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, 'imported.xml')
         rc, out, err = run([kiln, 'import', folder, '-o', model])
         check('import %s' % os.path.relpath(folder, src), rc == 0)
+    if args.max_seq:
+        model = bound_seq(model, args.max_seq, tmp)
     exe = os.path.join(tmp, args.case)
     cmd = [kiln, 'compile', model, '-o', exe, '-O' + args.opt, '-q']
     if args.target:

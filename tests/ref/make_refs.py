@@ -11,7 +11,7 @@ What it makes: one folder per case under tests/ref/<case>/ with
     README.md             architecture, hyper-parameters, tensor names and layouts, the reference
                           followed, the formula of every op, and the cross-checks with their results.
 Cases: gpt2-a, gpt2-b (+ config.json), makemore-names, makemore-tr-names, llama-interleaved,
-llama-half, llama2xs, bert, encdec.
+llama-half, llama2xs, bert, encdec, gpt1, gpt3.
 
 How to run (needs torch and numpy, i.e. Debian's python, not the pyenv one on PATH):
     /usr/bin/python3 tests/ref/make_refs.py            # writes every case
@@ -29,7 +29,8 @@ machine or torch version could differ in the last bit of some F32 outputs, never
 
 Each case is computed by a reference written in the style of a published implementation (nanoGPT,
 makemore, Meta/llama2.c model.py, Hugging Face LlamaModel, torch.nn.TransformerEncoderLayer /
-TransformerDecoderLayer) and cross-checked against a second, separately written computation; the
+TransformerDecoderLayer, Hugging Face OpenAIGPTModel, GPT-Neo's local-attention mask) and
+cross-checked against a second, separately written computation; the
 script fails (exit 1) if a cross-check disagrees by more than 1e-9 relative (float64).
 """
 
@@ -2280,6 +2281,603 @@ def case_encdec(rep):
 
 
 # ----------------------------------------------------------------------------------------------
+# GPT-1 (Radford et al. 2018): Hugging Face's modeling_openai.py (OpenAIGPTModel +
+# OpenAIGPTLMHeadModel), itself a port of openai/finetune-transformer-lm's train.py. Post-LN
+# blocks, no final LayerNorm, GELU tanh, HF Conv1D weights [in, out], tied output head.
+# ----------------------------------------------------------------------------------------------
+
+def gelu_new(x):
+    """transformers.activations.gelu_new = finetune-transformer-lm's gelu (tanh approximation)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class HFConv1D(nn.Module):
+    """transformers.pytorch_utils.Conv1D: a linear layer whose weight is stored [in, out] (nx, nf)."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        size_out = x.size()[:-1] + (self.nf,)
+        x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        x = x.view(size_out)
+        return x
+
+
+class OpenAIGPTConfigLite:
+    def __init__(self, vocab_size, n_positions, n_embd, n_layer, n_head):
+        self.vocab_size = vocab_size
+        self.n_positions = n_positions
+        self.n_embd = n_embd
+        self.n_layer = n_layer
+        self.n_head = n_head
+        self.layer_norm_epsilon = 1e-5
+        self.afn = "gelu"
+
+
+class OpenAIAttention(nn.Module):
+    def __init__(self, nx, n_positions, config, scale=False):
+        super().__init__()
+        n_state = nx  # in Attention: n_state=768 (nx=n_embd)
+        assert n_state % config.n_head == 0
+        self.register_buffer("bias", torch.tril(torch.ones(n_positions, n_positions)).view(1, 1, n_positions, n_positions))
+        self.n_head = config.n_head
+        self.split_size = n_state
+        self.scale = scale
+        self.c_attn = HFConv1D(n_state * 3, nx)
+        self.c_proj = HFConv1D(n_state, nx)
+
+    def _attn(self, q, k, v):
+        w = torch.matmul(q, k)
+        if self.scale:
+            w = w / math.sqrt(v.size(-1))
+        b = self.bias[:, :, : w.size(-2), : w.size(-1)]
+        w = w * b + -1e4 * (1 - b)   # as HF (finetune-transformer-lm: -1e9); exp underflows to 0 either way
+        w = F.softmax(w, dim=-1)
+        return torch.matmul(w, v)
+
+    def merge_heads(self, x):
+        x = x.permute(0, 2, 1, 3).contiguous()
+        new_x_shape = x.size()[:-2] + (x.size(-2) * x.size(-1),)
+        return x.view(*new_x_shape)
+
+    def split_heads(self, x, k=False):
+        new_x_shape = x.size()[:-1] + (self.n_head, x.size(-1) // self.n_head)
+        x = x.view(*new_x_shape)
+        if k:
+            return x.permute(0, 2, 3, 1)
+        else:
+            return x.permute(0, 2, 1, 3)
+
+    def forward(self, x):
+        x = self.c_attn(x)
+        query, key, value = x.split(self.split_size, dim=2)
+        query = self.split_heads(query)
+        key = self.split_heads(key, k=True)
+        value = self.split_heads(value)
+        a = self._attn(query, key, value)
+        a = self.merge_heads(a)
+        a = self.c_proj(a)
+        return a
+
+
+class OpenAIMLP(nn.Module):
+    def __init__(self, n_state, config):  # in MLP: n_state=3072 (4 * n_embd)
+        super().__init__()
+        nx = config.n_embd
+        self.c_fc = HFConv1D(n_state, nx)
+        self.c_proj = HFConv1D(nx, n_state)
+        self.act = gelu_new  # ACT_FNS["gelu"] in modeling_openai.py
+
+    def forward(self, x):
+        h = self.act(self.c_fc(x))
+        h2 = self.c_proj(h)
+        return h2
+
+
+class OpenAIBlock(nn.Module):
+    def __init__(self, n_positions, config, scale=False):
+        super().__init__()
+        nx = config.n_embd
+        self.attn = OpenAIAttention(nx, n_positions, config, scale)
+        self.ln_1 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
+        self.mlp = OpenAIMLP(4 * nx, config)
+        self.ln_2 = nn.LayerNorm(nx, eps=config.layer_norm_epsilon)
+
+    def forward(self, x):
+        a = self.attn(x)
+        n = self.ln_1(x + a)
+        m = self.mlp(n)
+        h = self.ln_2(n + m)
+        return h
+
+
+class OpenAIGPTLMHead(nn.Module):
+    """OpenAIGPTModel (tokens_embed, positions_embed, h) + OpenAIGPTLMHeadModel's tied lm_head."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.tokens_embed = nn.Embedding(config.vocab_size, config.n_embd)
+        self.positions_embed = nn.Embedding(config.n_positions, config.n_embd)
+        self.h = nn.ModuleList([OpenAIBlock(config.n_positions, config, scale=True) for _ in range(config.n_layer)])
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.tokens_embed.weight  # tie_weights()
+        self.register_buffer("position_ids", torch.arange(config.n_positions))
+
+    def forward(self, input_ids):
+        input_shape = input_ids.size()
+        position_ids = self.position_ids[None, : input_shape[-1]]
+        inputs_embeds = self.tokens_embed(input_ids)
+        position_embeds = self.positions_embed(position_ids)
+        hidden_states = inputs_embeds + position_embeds  # no token types
+        for block in self.h:
+            hidden_states = block(hidden_states)
+        return self.lm_head(hidden_states)  # no final LayerNorm in GPT-1
+
+
+def gpt1_weights(init, C, n_layer, n_pos, vocab):
+    W = {'tokens_embed.weight': init.normal([vocab, C], 0.3),
+         'positions_embed.weight': init.normal([n_pos, C], 0.2)}
+    for l in range(n_layer):
+        p = 'h.%d.' % l
+        W[p + 'attn.c_attn.weight'] = init.normal([C, 3 * C], 0.2)
+        W[p + 'attn.c_attn.bias'] = init.normal([3 * C], 0.1)
+        W[p + 'attn.c_proj.weight'] = init.normal([C, C], 0.2)
+        W[p + 'attn.c_proj.bias'] = init.normal([C], 0.1)
+        W[p + 'ln_1.weight'] = init.ln_weight(C)
+        W[p + 'ln_1.bias'] = init.ln_bias(C)
+        W[p + 'mlp.c_fc.weight'] = init.normal([C, 4 * C], 0.2)
+        W[p + 'mlp.c_fc.bias'] = init.normal([4 * C], 0.1)
+        W[p + 'mlp.c_proj.weight'] = init.normal([4 * C, C], 0.1)
+        W[p + 'mlp.c_proj.bias'] = init.normal([C], 0.1)
+        W[p + 'ln_2.weight'] = init.ln_weight(C)
+        W[p + 'ln_2.bias'] = init.ln_bias(C)
+    return W
+
+
+def gpt1_manual(W, n_layer, n_head, tokens, eps=1e-5):
+    """Second computation of GPT-1: per-head, per-query loops over the visible keys only, explicit
+    formulas on the stored [in, out] matrices; the post-LN order written out."""
+    w = {k: t64(v) for k, v in W.items()}
+    E, P = w['tokens_embed.weight'], w['positions_embed.weight']
+    C = E.shape[1]
+    hd = C // n_head
+
+    def conv1d(x, name):
+        return x @ w[name + '.weight'] + w[name + '.bias']
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * w[name + '.weight'] + w[name + '.bias']
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    outs = []
+    for b in range(tokens.shape[0]):
+        ids = [int(t) for t in tokens[b]]
+        T = len(ids)
+        x = torch.stack([E[t] + P[pos] for pos, t in enumerate(ids)])
+        for l in range(n_layer):
+            p = 'h.%d.' % l
+            qkv = conv1d(x, p + 'attn.c_attn')
+            q, k, v = qkv[:, :C], qkv[:, C:2 * C], qkv[:, 2 * C:]
+            att = torch.zeros(T, C)
+            for h in range(n_head):
+                s = slice(h * hd, (h + 1) * hd)
+                for i in range(T):
+                    sc = torch.stack([torch.dot(q[i, s], k[j, s]) / math.sqrt(hd) for j in range(i + 1)])
+                    pr = torch.exp(sc - sc.max())
+                    pr = pr / pr.sum()
+                    att[i, s] = sum(pr[j] * v[j, s] for j in range(i + 1))
+            n = ln(x + conv1d(att, p + 'attn.c_proj'), p + 'ln_1')
+            x = ln(n + conv1d(gelu(conv1d(n, p + 'mlp.c_fc')), p + 'mlp.c_proj'), p + 'ln_2')
+        outs.append(x @ E.t())
+    return torch.stack(outs)
+
+
+GPT1_README = """
+# gpt1: GPT-1 (Radford et al. 2018; Hugging Face OpenAIGPT layout), random weights
+
+The decoder of "Improving Language Understanding by Generative Pre-Training" as in OpenAI's
+finetune-transformer-lm (`train.py`: `block`, `attn`, `mlp`, `norm`) and its Hugging Face port
+`OpenAIGPTModel` / `OpenAIGPTLMHeadModel` (`modeling_openai.py`), with the Hugging Face tensor names
+(`OpenAIGPTModel`'s own state-dict names, without the `transformer.` prefix of the LM-head model).
+What sets it apart from GPT-2: **post-LN** blocks (the LayerNorm comes after each residual add,
+and its output is the residual stream) and **no final LayerNorm**.
+
+## Architecture
+
+| | |
+| --- | --- |
+| n_embd (C) | {C} |
+| n_head | {H} (head_dim {hd}) |
+| n_layer | {L} |
+| n_positions | {P} |
+| vocab_size | {V} |
+| MLP | C → 4C = {C4} → C, GELU tanh approximation (finetune-transformer-lm's `gelu`; HF `ACT_FNS["gelu"]` = `gelu_new`) |
+| norms | LayerNorm eps 1e-5, **post-LN**: `ln_1` after the attention's residual add, `ln_2` after the MLP's; **no final LayerNorm** |
+| lm_head | tied: logits = h · tokens_embedᵀ (no `lm_head.weight` tensor, no bias) |
+| attention | causal, scaled by 1/√head_dim (`scale=True`), masked scores set to −1e4 (HF; −1e9 in the original), which underflow to probability 0 exactly as −∞ would |
+| biases | on every projection and norm |
+
+Weight layout: Hugging Face `Conv1D`, **[in, out]**, `y = x @ W + b` (`attn.c_attn.weight` [C, 3C],
+`attn.c_proj.weight` [C, C], `mlp.c_fc.weight` [C, 4C], `mlp.c_proj.weight` [4C, C]). `c_attn` output
+columns 0..C-1 are q, C..2C-1 k, 2C..3C-1 v; head h uses columns h·hd .. h·hd+hd-1 of each. (The
+original TF checkpoint keeps token and position embeddings in one matrix `we`; HF splits it into
+`tokens_embed` and `positions_embed`, as here.)
+
+## Forward pass (formulas)
+
+For one sequence of T token ids t[0..T-1] (the batch dimension of the files is 1):
+
+```
+x[i]   = tokens_embed[t[i]] + positions_embed[i]              # (T, C)
+for each layer N:
+  qkv   = x @ attn.c_attn.weight + attn.c_attn.bias           # (T, 3C)
+  q, k, v = qkv[:, 0:C], qkv[:, C:2C], qkv[:, 2C:3C]          # each (T, n_head, hd)
+  s_h[i,j] = q_h[i]·k_h[j] / sqrt(hd)  for j <= i, masked for j > i    # per head h
+  p_h   = softmax_j(s_h);   y = concat_h Σ_j p_h[i,j] v_h[j]  # (T, C)
+  n     = LN(x + y @ attn.c_proj.weight + attn.c_proj.bias; ln_1)      # post-LN
+  m     = n @ mlp.c_fc.weight + mlp.c_fc.bias                 # (T, 4C)
+  m     = 0.5·m·(1 + tanh(sqrt(2/π)·(m + 0.044715·m³)))
+  x     = LN(n + m @ mlp.c_proj.weight + mlp.c_proj.bias; ln_2)        # post-LN
+logits = x @ tokens_embedᵀ                                    # (T, V); no final norm
+LN(z; p) = (z-μ)/sqrt(σ²+1e-5)·p.weight + p.bias, μ, σ² over the C features (biased variance)
+```
+
+## Reference implementation
+
+Hugging Face `modeling_openai.py`: `Conv1D`, `Attention` (`split_heads` with k permuted to
+(B, H, hd, T), `_attn` with `w * b + -1e4 * (1 - b)`, `merge_heads`), `MLP`, `Block` (`n = ln_1(x + a)`,
+`h = ln_2(n + m)`), `OpenAIGPTModel.forward` (tokens + positions, no token types) and
+`OpenAIGPTLMHeadModel`'s `lm_head` tied to `tokens_embed` — reproduced without dropout, head pruning or
+outputs other than the logits.
+
+## Tensors
+
+Weights (`weights.safetensors`, random: numpy RandomState({seed}); tokens_embed std 0.3, positions_embed
+0.2, c_attn/c_proj/c_fc weights 0.2, mlp.c_proj weight 0.1, biases 0.1, LayerNorm weights 1 + 0.1·N(0,1),
+biases 0.1·N(0,1)):
+
+{wtable}
+
+Inputs (`inputs.safetensors`; ids uniform in [0, {V})):
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embed` = tokens_embed[t] + positions_embed (1, T, C); `h.N.ln_1` = the
+post-attention norm n of block N (1, T, C); `h.N` = block N's output, i.e. after `ln_2` (1, T, C).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def case_gpt1(rep, seed=7, C=32, H=4, L=3, P=32, V=90, T=20):
+    init = Init(seed)
+    W = gpt1_weights(init, C, L, P, V)
+    tokens = init.ids([1, T], 0, V)
+
+    model = OpenAIGPTLMHead(OpenAIGPTConfigLite(V, P, C, L, H))
+    sd = model.state_dict()
+    with torch.no_grad():
+        for k in W:
+            sd[k].copy_(t64(W[k]))
+    assert set(sd) - set(W) == {'lm_head.weight', 'position_ids'} | {'h.%d.attn.bias' % l for l in range(L)}
+    model.eval()
+    got, remove = hooks([('h.%d' % i, b) for i, b in enumerate(model.h)] +
+                        [('h.%d.ln_1' % i, b.ln_1) for i, b in enumerate(model.h)])
+    with torch.no_grad():
+        logits = model(t64(tokens))
+    remove()
+    embed = t64(W['tokens_embed.weight'])[t64(tokens)] + t64(W['positions_embed.weight'])[:T]
+    debug = [('embed', embed)] + [(k, got[k]) for i in range(L) for k in ('h.%d.ln_1' % i, 'h.%d' % i)]
+
+    manual = gpt1_manual(W, L, H, tokens)
+    rep.check("HF OpenAIGPT modules (Conv1D, batched heads, additive -1e4 mask) vs per-head/per-query loops "
+              "over the visible keys with the post-LN order written out (logits)", logits, manual)
+    with torch.no_grad():
+        prefix = model(t64(tokens[:, :7]))
+    rep.check("causality: logits of the first 7 tokens run alone vs rows 0..6 of the full run", logits[:, :7], prefix)
+
+    inputs = [('tokens', tokens)]
+    expected = [('logits', logits)]
+    readme = GPT1_README.format(
+        C=C, H=H, hd=C // H, L=L, P=P, V=V, C4=4 * C, seed=seed,
+        wtable=tensor_table(list(W.items())), itable=tensor_table(inputs), ids=ids_text(inputs),
+        etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+        common=COMMON_README.format(files=files_rows(True), case='gpt1', wsrc=""))
+    write_case('gpt1', W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
+# GPT-3 (Brown et al. 2020): the GPT-2 architecture (nanoGPT's classes above) with layers
+# alternating dense causal attention and locally banded attention. The band is a sliding
+# window built as Hugging Face's GPT-Neo builds its "local" layers' mask.
+# ----------------------------------------------------------------------------------------------
+
+def neo_local_bias(max_positions, window_size):
+    """GPTNeoSelfAttention.__init__ (modeling_gpt_neo.py), attention_type "local": the causal
+    lower triangle minus everything window_size or more positions back."""
+    bias = torch.tril(torch.ones((max_positions, max_positions), dtype=torch.bool)).view(
+        1, 1, max_positions, max_positions)
+    bias = torch.bitwise_xor(bias, torch.tril(bias, -window_size))
+    return bias
+
+
+def gpt3_model(C, H, L, P, V, W, window, layer_windows):
+    """nanoGPT GPT with each banded layer's causal buffer replaced by the local band."""
+    model = NanoGPT(NanoGPTConfig(P, V, L, H, C))
+    with torch.no_grad():
+        for l, block in enumerate(model.transformer.h):
+            if layer_windows[l]:
+                block.attn.bias.copy_(neo_local_bias(P, window).double())
+    sd = model.state_dict()
+    keys = [k for k in sd if not k.endswith('.attn.bias') and k != 'lm_head.weight']
+    assert sorted(keys) == sorted(W), (sorted(keys), sorted(W))
+    with torch.no_grad():
+        for k in keys:
+            sd[k].copy_(t64(W[k]))
+    model.eval()
+    return model
+
+
+def gpt3_manual(W, n_layer, n_head, tokens, layer_windows, eps=1e-5):
+    """Second computation of the GPT-3 stack: per-head, per-query loops over the keys each query
+    may see (a dense layer: 0..i; a banded layer of width w: max(0, i-w+1)..i), nn.Linear layout."""
+    wt = {k: t64(v) for k, v in W.items()}
+    g = lambda n: wt['transformer.' + n]
+    E = g('wte.weight')
+    C = E.shape[1]
+    hd = C // n_head
+
+    def lin(x, name):
+        return x @ g(name + '.weight').t() + g(name + '.bias')
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + eps) * g(name + '.weight') + g(name + '.bias')
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    outs = []
+    for b in range(tokens.shape[0]):
+        ids = t64(tokens[b])
+        T = ids.shape[0]
+        x = E[ids] + g('wpe.weight')[:T]
+        for l in range(n_layer):
+            p = 'h.%d.' % l
+            qkv = lin(ln(x, p + 'ln_1'), p + 'attn.c_attn')
+            q, k, v = qkv[:, :C], qkv[:, C:2 * C], qkv[:, 2 * C:]
+            att = torch.zeros(T, C)
+            for h in range(n_head):
+                s = slice(h * hd, (h + 1) * hd)
+                for i in range(T):
+                    first = max(0, i - layer_windows[l] + 1) if layer_windows[l] else 0
+                    js = list(range(first, i + 1))
+                    sc = torch.stack([(q[i, s] * k[j, s]).sum() / math.sqrt(hd) for j in js])
+                    pr = torch.exp(sc - sc.max())
+                    pr = pr / pr.sum()
+                    att[i, s] = sum(pr[n] * v[j, s] for n, j in enumerate(js))
+            x = x + lin(att, p + 'attn.c_proj')
+            x = x + lin(gelu(lin(ln(x, p + 'ln_2'), p + 'mlp.c_fc')), p + 'mlp.c_proj')
+        outs.append(ln(x, 'ln_f') @ E.t())
+    return torch.stack(outs)
+
+
+def kiln_window_visible(q, k, window):
+    """kiln's `mask causal=1 window=W` (docs/ir.md, ir/ops.def), written from its definition for
+    the README's mapping check: scores (q, k) of q new queries after k - q cached positions; key j
+    is hidden from query i when j > i + k - q (causal) or i + k - q - j >= W (window)."""
+    vis = np.ones([q, k], dtype=bool)
+    for i in range(q):
+        for j in range(k):
+            if j > i + k - q or i + k - q - j >= window:
+                vis[i, j] = False
+    return vis
+
+
+GPT3_README = """
+# gpt3: GPT-3 style decoder (GPT-2 architecture, alternating dense / banded attention), random weights
+
+"Language Models are Few-Shot Learners" (Brown et al. 2020, §2.1): "We use the same model and
+architecture as GPT-2 ..., with the exception that we use alternating dense and locally banded
+sparse attention patterns in the layers of the transformer, similar to the Sparse Transformer."
+GPT-3's band width is not published and no checkpoint exists; this case models the banded layers
+as a **sliding causal window of width W = {Wn}**: a query sees itself and the previous W−1 = {Wm1}
+keys. **Even layers (0, 2, ...) are dense causal, odd layers (1, 3, ...) banded.** With T = {T}
+input tokens the band cuts most of every banded layer's keys (a dense layer sees up to {T}).
+
+## Architecture
+
+| | |
+| --- | --- |
+| n_embd (C) | {C} |
+| n_head | {H} (head_dim {hd}) |
+| n_layer | {L}: layers {dense} dense causal, layers {banded} banded (window {Wn}) |
+| n_positions | {P} |
+| vocab_size | {V} |
+| MLP | C → 4C = {C4} → C, GELU tanh approximation |
+| norms | LayerNorm eps 1e-5, pre-LN (`ln_1`, `ln_2`), final `ln_f` |
+| lm_head | tied: logits = ln_f(x) · wteᵀ (no `lm_head.weight` tensor, no bias) |
+| attention | scaled by 1/√head_dim; dense layers causal, banded layers causal within the window |
+
+Weight layout: torch `nn.Linear` (nanoGPT's state dict), **[out, in]**, `y = x @ Wᵀ + b`
+(`attn.c_attn.weight` [3C, C], `attn.c_proj.weight` [C, C], `mlp.c_fc.weight` [4C, C],
+`mlp.c_proj.weight` [C, 4C]). `c_attn` output rows 0..C-1 are q, C..2C-1 k, 2C..3C-1 v; head h uses
+rows h·hd .. h·hd+hd-1 of each. Names have nanoGPT's `transformer.` prefix; the tied
+`lm_head.weight` is not stored.
+
+## The band, and kiln's `window`
+
+Key j is visible from query i (0-based absolute positions) when
+
+```
+dense layer:   j <= i
+banded layer:  i - W < j <= i          i.e. j in [max(0, i-W+1), i]: itself and the previous W-1 keys
+```
+
+The reference builds the banded layers' mask as Hugging Face GPT-Neo builds its "local" layers'
+(`bias = tril(ones); bias ^= tril(bias, -window_size)`), so W is GPT-Neo's `window_size`. kiln's
+`mask causal="1" window="W"` hides key j from query i of a (q new, k total) score block when
+j > i + k − q or i + k − q − j >= W; i + k − q is the query's absolute position, so the visible keys
+are [pos − W + 1, pos] — the same band: **kiln's `window` attribute is W itself** (not W−1), and
+`window="0"` means no band. Checked below for prefill (q = k), one-token decode (q = 1) and a
+5-token chunk after cached positions. `model.xml` writes every layer's mask in one `repeat` as
+`<op kind="mask" ... causal="1" window="{{i % 2 * band}}"/>` with `<param name="band" value="{Wn}"/>`.
+The band must hold through the KV cache too: kiln's tests feed these tokens with a prefill of 2,
+4, 5 and 9 then one at a time (`ref/gpt3/kv*`), and the compiled executable one at a time and in
+5-token chunks (`exe-max-seq-*/gpt3`).
+
+## Forward pass (formulas)
+
+For one sequence of T token ids t[0..T-1] (the batch dimension of the files is 1):
+
+```
+x[i]   = wte[t[i]] + wpe[i]                                   # (T, C)
+for each layer N (window w_N = 0 for N even, {Wn} for N odd):
+  a     = LN(x; ln_1)                                         # (x-μ)/sqrt(σ²+1e-5)·w + b over C
+  qkv   = a @ attn.c_attn.weightᵀ + attn.c_attn.bias          # (T, 3C)
+  q, k, v = qkv[:, 0:C], qkv[:, C:2C], qkv[:, 2C:3C]          # each (T, n_head, hd)
+  s_h[i,j] = q_h[i]·k_h[j] / sqrt(hd) if j <= i and (w_N = 0 or i - j < w_N), else -inf
+  p_h   = softmax_j(s_h);  y = concat_h Σ_j p_h[i,j] v_h[j]   # (T, C)
+  x     = x + y @ attn.c_proj.weightᵀ + attn.c_proj.bias
+  m     = LN(x; ln_2) @ mlp.c_fc.weightᵀ + mlp.c_fc.bias      # (T, 4C)
+  m     = 0.5·m·(1 + tanh(sqrt(2/π)·(m + 0.044715·m³)))
+  x     = x + m @ mlp.c_proj.weightᵀ + mlp.c_proj.bias
+logits = LN(x; ln_f) @ wteᵀ                                   # (T, V)
+```
+
+## Reference implementation
+
+nanoGPT's `model.py` classes (as in the gpt2 cases: `CausalSelfAttention` manual-attention path,
+`MLP` with `nn.GELU(approximate='tanh')`, `Block`, `GPT` with tied `lm_head`), loading nanoGPT's own
+state-dict names, with one change: in odd layers the registered causal buffer `attn.bias` is replaced
+by GPT-Neo's local-attention buffer (`modeling_gpt_neo.py`, `GPTNeoSelfAttention.__init__`,
+`attention_type == "local"`), which nanoGPT's `masked_fill(bias == 0, -inf)` then applies.
+
+## Tensors
+
+Weights (`weights.safetensors`, random: numpy RandomState({seed}); wte std 0.3, wpe 0.2, c_attn/c_proj/c_fc
+weights 0.2, mlp.c_proj weight 0.1, biases 0.1, LayerNorm weights 1 + 0.1·N(0,1), biases 0.1·N(0,1);
+drawn in the order of the table, each matrix already [out, in]):
+
+{wtable}
+
+Inputs (`inputs.safetensors`; ids uniform in [0, {V})):
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embed` = wte[t]+wpe (1, T, C); `h.N` = residual stream after block N
+(1, T, C); `ln_f` = after the final LayerNorm (1, T, C).
+
+## Cross-checks
+
+{cross}
+- the band matters: the same weights with every layer dense give logits differing by up to {dense_diff:.3f}
+  (max |logits| {peak:.3f}); banded layer 1 alone made dense changes them by up to {one_diff:.3f}.
+- kiln's `window` rule (above) gives exactly the reference's band rows: {mapping}.
+{common}
+"""
+
+
+def case_gpt3(rep, seed=8, C=32, H=4, L=4, P=32, V=83, T=24, window=4):
+    init = Init(seed)
+    W = {'transformer.wte.weight': init.normal([V, C], 0.3),
+         'transformer.wpe.weight': init.normal([P, C], 0.2)}
+    for l in range(L):
+        p = 'transformer.h.%d.' % l
+        W[p + 'ln_1.weight'] = init.ln_weight(C)
+        W[p + 'ln_1.bias'] = init.ln_bias(C)
+        W[p + 'attn.c_attn.weight'] = init.normal([3 * C, C], 0.2)
+        W[p + 'attn.c_attn.bias'] = init.normal([3 * C], 0.1)
+        W[p + 'attn.c_proj.weight'] = init.normal([C, C], 0.2)
+        W[p + 'attn.c_proj.bias'] = init.normal([C], 0.1)
+        W[p + 'ln_2.weight'] = init.ln_weight(C)
+        W[p + 'ln_2.bias'] = init.ln_bias(C)
+        W[p + 'mlp.c_fc.weight'] = init.normal([4 * C, C], 0.2)
+        W[p + 'mlp.c_fc.bias'] = init.normal([4 * C], 0.1)
+        W[p + 'mlp.c_proj.weight'] = init.normal([C, 4 * C], 0.1)
+        W[p + 'mlp.c_proj.bias'] = init.normal([C], 0.1)
+    W['transformer.ln_f.weight'] = init.ln_weight(C)
+    W['transformer.ln_f.bias'] = init.ln_bias(C)
+    tokens = init.ids([1, T], 0, V)
+    layer_windows = [window if l % 2 == 1 else 0 for l in range(L)]
+
+    model = gpt3_model(C, H, L, P, V, W, window, layer_windows)
+    got, remove = hooks([('h.%d' % i, b) for i, b in enumerate(model.transformer.h)] +
+                        [('ln_f', model.transformer.ln_f)])
+    with torch.no_grad():
+        logits = model(t64(tokens))
+    remove()
+    embed = t64(W['transformer.wte.weight'])[t64(tokens)] + t64(W['transformer.wpe.weight'])[:T]
+    debug = [('embed', embed)] + [(k, got[k]) for k in ['h.%d' % i for i in range(L)] + ['ln_f']]
+
+    manual = gpt3_manual(W, L, H, tokens, layer_windows)
+    rep.check("nanoGPT with GPT-Neo local-attention buffers in odd layers vs per-head/per-query loops over "
+              "each query's visible keys (logits)", logits, manual)
+    with torch.no_grad():
+        prefix = model(t64(tokens[:, :9]))
+    rep.check("causality: logits of the first 9 tokens run alone vs rows 0..8 of the full run",
+              logits[:, :9], prefix)
+
+    with torch.no_grad():
+        dense = gpt3_model(C, H, L, P, V, W, window, [0] * L)(t64(tokens))
+        one = gpt3_model(C, H, L, P, V, W, window, [0, 0] + layer_windows[2:])(t64(tokens))
+    dense_diff, peak = maxdiff(logits, dense)
+    one_diff = maxdiff(logits, one)[0]
+    assert dense_diff > 0.1 * peak and one_diff > 0.01 * peak, (dense_diff, one_diff, peak)
+    rep.check("rows 0..W-1 (every key within the band) vs the all-dense model's", logits[:, :window],
+              dense[:, :window])
+
+    band = neo_local_bias(P, window)[0, 0].numpy()
+    checks = []
+    for q, k in [(T, T), (1, 1), (1, window), (1, T), (5, 12), (5, T)]:
+        past = k - q
+        assert np.array_equal(kiln_window_visible(q, k, window), band[past:past + q, :k]), (q, k)
+        checks.append("(q, k) = (%d, %d)" % (q, k))
+    mapping = "identical for " + ", ".join(checks)
+    print("  [gpt3] kiln window rule = GPT-Neo band: %s" % mapping)
+
+    inputs = [('tokens', tokens)]
+    expected = [('logits', logits)]
+    readme = GPT3_README.format(
+        C=C, H=H, hd=C // H, L=L, P=P, V=V, C4=4 * C, T=T, seed=seed, Wn=window, Wm1=window - 1,
+        dense=", ".join(str(l) for l in range(L) if not layer_windows[l]),
+        banded=", ".join(str(l) for l in range(L) if layer_windows[l]),
+        wtable=tensor_table(list(W.items())), itable=tensor_table(inputs), ids=ids_text(inputs),
+        etable=tensor_table(expected), stats=stats_text(expected), cross=rep.text(),
+        dense_diff=dense_diff, peak=peak, one_diff=one_diff, mapping=mapping,
+        common=COMMON_README.format(files=files_rows(True), case='gpt3', wsrc=""))
+    write_case('gpt3', W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
 
 GPT2A_INTRO = ("Tensor names **without** a prefix, as in Hugging Face `GPT2Model` checkpoints "
                "(e.g. the `gpt2` model on the Hub): `wte.weight`, `h.0.attn.c_attn.weight`, ...")
@@ -2290,7 +2888,7 @@ GPT2B_INTRO = ("Tensor names **with** the `transformer.` prefix, as written by H
                "Face model folder.")
 
 CASES = ['gpt2-a', 'gpt2-b', 'makemore-names', 'makemore-tr-names', 'llama-interleaved', 'llama-half',
-         'llama2xs', 'bert', 'encdec']
+         'llama2xs', 'bert', 'encdec', 'gpt1', 'gpt3']
 
 
 def main(argv):
@@ -2326,6 +2924,14 @@ def main(argv):
     if 'encdec' in want:
         r = Report('encdec')
         case_encdec(r)
+        reps.append(r)
+    if 'gpt1' in want:
+        r = Report('gpt1')
+        case_gpt1(r)
+        reps.append(r)
+    if 'gpt3' in want:
+        r = Report('gpt3')
+        case_gpt3(r)
         reps.append(r)
     failed = [r.case for r in reps if r.failed]
     if failed:
