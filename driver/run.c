@@ -294,7 +294,8 @@ int cmd_run(int argc, char **argv)
         diag_error(&d, m->loc, "the model names no tokenizer; use --tokens");
         goto out;
     }
-    if (strcmp(m->tokenizer.kind, "gpt2") != 0) {
+    if (strcmp(m->tokenizer.kind, "gpt2") != 0 && strcmp(m->tokenizer.kind, "llama2c") != 0 &&
+        strcmp(m->tokenizer.kind, "sentencepiece") != 0 && strcmp(m->tokenizer.kind, "hf") != 0) {
         diag_error(&d, m->tokenizer.loc, "tokenizer kind '%s' is not supported by this version of kiln", m->tokenizer.kind);
         goto out;
     }
@@ -311,22 +312,25 @@ int cmd_run(int argc, char **argv)
     }
     const char *ptext = text ? text : prompt;
     Loc where = loc_make(diag_file(&d, prompt_file ? prompt_file : "-p PROMPT"), 0, 0);
-    tokens = xmalloc((len + 1) * sizeof *tokens);
+    size_t cap = rt_tok_prompt_cap(&tok, len);
+    if (cap == SIZE_MAX || cap > SIZE_MAX / sizeof *tokens) {
+        diag_error(&d, where, "the prompt (%zu bytes) is too long to tokenize", len);
+        goto out;
+    }
+    tokens = xmalloc(cap * sizeof *tokens);
     size_t err_at = 0;
-    long n;
-    if (len == 0) {     /* start from the start-of-text token, as GPT-2 does */
-        uint32_t start = tok.bos_id != RT_TOK_NO_ID ? tok.bos_id : tok.eos_id;
-        if (start == RT_TOK_NO_ID) {
-            diag_error(&d, where, "the prompt is empty and the tokenizer has no start token");
-            goto out;
-        }
-        tokens[0] = (int32_t)start;
-        n = 1;
-    } else if ((n = rt_tok_encode(&tok, ptext, len, tokens, len + 1, &err_at)) < 0) {
-        if (n == RT_TOK_EUTF8)
-            diag_error(&d, where, "the prompt is not valid UTF-8: byte %zu (0x%02x) is not part of a character",
-                       err_at, (unsigned char)ptext[err_at < len ? err_at : len - 1]);
-        else diag_error(&d, where, "the prompt cannot be tokenized: %s", rt_tok_strerror((int)n));
+    long n = rt_tok_prompt(&tok, ptext, len, tokens, cap, &err_at);
+    if (n == RT_TOK_EUTF8) {
+        diag_error(&d, where, "the prompt is not valid UTF-8: byte %zu (0x%02x) is not part of a character",
+                   err_at, (unsigned char)ptext[err_at < len ? err_at : len - 1]);
+        goto out;
+    }
+    if (n == RT_TOK_ENOSTART) {
+        diag_error(&d, where, "the prompt is empty and the tokenizer has no start token");
+        goto out;
+    }
+    if (n < 0) {
+        diag_error(&d, where, "the prompt cannot be tokenized: %s", rt_tok_strerror((int)n));
         goto out;
     }
     if (ctx && n + n_new - 1 > ctx) {     /* the last new token is never fed: it needs no position */

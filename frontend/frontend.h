@@ -65,9 +65,29 @@ void fe_release(Module *m);
 
 /* ---- importers ------------------------------------------------------------------------ */
 
-/* A Hugging Face folder (config.json, model.safetensors, tokenizer files) → model XML at
- * out_path, which is then loaded back to check it. GPT-2 for now. */
-int fe_import_hf(Diag *d, const char *dir, const char *out_path);
+/* Importers write a model XML at out_path (paths in it relative to it) and load it back
+ * to check it, weights and tokenizer included; tokenizer (or NULL) overrides the one found,
+ * its kind taken from its name: .bin llama2c, .model sentencepiece, .json hf. docs/import.md.
+ * fe_import_hf: a Hugging Face folder (config.json, safetensors, tokenizer files), GPT-2 or
+ * LLaMA. fe_import_llama2c: a llama2.c checkpoint (.bin, legacy version 0), whose weights
+ * are written as safetensors beside the XML (out/NAME.xml → out/NAME.safetensors). */
+int fe_import_hf(Diag *d, const char *dir, const char *tokenizer, const char *out_path);
+int fe_import_llama2c(Diag *d, const char *bin, const char *tokenizer, const char *out_path);
+
+/* What an importer learned about a LLaMA-family model. */
+typedef struct LlamaHparams {
+    int64_t dim, hidden, n_layer, n_head, n_kv_head, head_dim, vocab, n_ctx;
+    double eps, theta;
+    int tied;               /* the output matrix is the token embedding */
+    int64_t bos, eos;       /* -1 when unknown */
+} LlamaHparams;
+
+/* The checks of the importers over bytes in memory (fuzzing, tests): a llama2.c checkpoint
+ * (header, then sizes against the file; *tensors its weights as views into data, in the
+ * arena, llama2.c's names) and a LLaMA config.json. 0, or -1 after reporting. */
+int fe_llama2c_parse(Diag *d, const char *name, const uint8_t *data, size_t size, Arena *a, LlamaHparams *h,
+                     StTensor **tensors, size_t *n_tensors);
+int fe_hf_llama_config(Diag *d, const char *name, const char *text, size_t len, LlamaHparams *h);
 
 /* ---- the model's tokenizer ---------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
  * binding because a weight's dtype comes from its file. Errors accumulate so that one run
  * reports every missing weight, not just the first. */
 #include "frontend_impl.h"
+#include "frontend/tokenizer_spm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -151,13 +152,56 @@ fail:
     return NULL;
 }
 
+/* The vocabulary of the model: the last dimension of a graph output named logits, when it
+ * is a constant; 0 when no graph says. */
+static int64_t model_vocab(const Module *m)
+{
+    for (int gi = 0; gi < m->n_graphs; gi++) {
+        const Graph *g = m->graphs[gi];
+        for (int i = 0; i < g->n_outputs; i++) {
+            const Node *n = g->outputs[i].node;
+            if (strcmp(g->outputs[i].name, "logits") != 0 || !n || n->shape.rank < 1) continue;
+            Dim v = n->shape.d[n->shape.rank - 1];
+            if (dim_is_const(v)) return v.k;
+        }
+    }
+    return 0;
+}
+
 int fe_model_tokenizer(Module *m, Diag *d, void **blob, size_t *size)
 {
     *blob = NULL;
     *size = 0;
-    if (!m->tokenizer.kind || strcmp(m->tokenizer.kind, "gpt2") != 0) return 0;
-    return fe_gpt2_tokenizer_build(d, path_join(m->arena, m->base_dir, m->tokenizer.files[0]),
-                                   path_join(m->arena, m->base_dir, m->tokenizer.files[1]), blob, size);
+    const TokenizerFiles *tf = &m->tokenizer;
+    if (!tf->kind) return 0;
+    const char *f0 = tf->n_files > 0 ? path_join(m->arena, m->base_dir, tf->files[0]) : NULL;
+    int rc;
+    if (strcmp(tf->kind, "gpt2") == 0 && tf->n_files == 2)
+        rc = fe_gpt2_tokenizer_build(d, f0, path_join(m->arena, m->base_dir, tf->files[1]), blob, size);
+    else if (strcmp(tf->kind, "llama2c") == 0 && f0)
+        rc = fe_llama2c_tokenizer_build(d, f0, blob, size);
+    else if (strcmp(tf->kind, "sentencepiece") == 0 && f0)
+        rc = fe_spm_tokenizer_build(d, f0, blob, size);
+    else if (strcmp(tf->kind, "hf") == 0 && f0)
+        rc = fe_hf_tokenizer_build(d, f0, blob, size);
+    else
+        return 0;       /* a kind this kiln cannot build yet (wordpiece) */
+    if (rc) return rc;
+    /* ids the tokenizer makes must be rows of the embedding: no more tokens than the
+     * vocabulary (a model may have more rows, padded); llama2.c's file, which does not say
+     * its count, must match exactly */
+    unsigned n = fe_tokenizer_blob_tokens(*blob, *size);
+    int64_t vocab = model_vocab(m);
+    int exact = strcmp(tf->kind, "llama2c") == 0;
+    if (vocab > 0 && (exact ? (int64_t)n != vocab : (int64_t)n > vocab)) {
+        diag_error(d, tf->loc, "tokenizer %s has %u tokens but the model's vocabulary is %lld", tf->files[0], n,
+                   (long long)vocab);
+        free(*blob);
+        *blob = NULL;
+        *size = 0;
+        return -1;
+    }
+    return 0;
 }
 
 void fe_release(Module *m)

@@ -13,9 +13,10 @@
  * merges file is read here line by line. Every problem of either file is a user error naming
  * file and line; all of them (up to Diag's limit) are reported, then the build fails.
  *
- * The blob (runtime/tokenizer.h): header, piece_index, byte_ids, the merge hash table, then the
- * token bytes, so that every u32 array is 4-byte aligned. Ranks are the merge lines' order. */
+ * The blob (runtime/tokenizer.h, written by tokenizer_blob.c): header, piece_index, byte_ids,
+ * the merge hash table, then the token bytes. Ranks are the merge lines' order. */
 #include "frontend/tokenizer_gpt2.h"
+#include "frontend/tokenizer_blob.h"
 #include "runtime/tokenizer.h"
 
 #include <errno.h>
@@ -593,39 +594,18 @@ static int merges_read(Builder *b)
 
 static int blob_write(Builder *b, void **blob, size_t *size)
 {
-    size_t off_index = sizeof(RtTokHeader);
-    size_t off_byte_ids = off_index + 4 * ((size_t)b->n + 1);
-    size_t off_merges = off_byte_ids + 4 * 256;
-    size_t off_pieces = off_merges + sizeof(RtTokMerge) * b->slots;
-    size_t total = off_pieces + ((b->n_bytes + 3) & ~(size_t)3);
-    if (total > UINT32_MAX) {
-        diag_file_error(b->d, b->vocab.name, "the tokenizer tables would exceed 4 GiB");
-        return -1;
-    }
-    uint8_t *p = xcalloc(1, total);
-    RtTokHeader *h = (RtTokHeader *)p;
-    *h = (RtTokHeader){
-        .magic = RT_TOK_MAGIC, .version = RT_TOK_VERSION, .kind = RT_TOK_GPT2,
-        .size = (uint32_t)total, .n_tokens = b->n, .n_merges = b->n_merges,
-        .merge_slots = b->slots, .piece_bytes = (uint32_t)b->n_bytes,
-        .off_piece_index = (uint32_t)off_index, .off_pieces = (uint32_t)off_pieces,
-        .off_byte_ids = (uint32_t)off_byte_ids, .off_merges = (uint32_t)off_merges,
-        .bos_id = b->eos, .eos_id = b->eos, .unk_id = RT_TOK_NO_ID, .pad_id = RT_TOK_NO_ID,
-    };
-    uint32_t *index = (uint32_t *)(p + off_index);
-    uint8_t *pieces = p + off_pieces;
-    uint32_t at = 0;
-    for (uint32_t id = 0; id < b->n; id++) {
-        index[id] = at;
-        memcpy(pieces + at, b->bytes + b->off[id], b->len[id]);
-        at += b->len[id];
-    }
-    index[b->n] = at;
-    memcpy(p + off_byte_ids, b->byte_ids, sizeof b->byte_ids);
-    memcpy(p + off_merges, b->table, sizeof(RtTokMerge) * b->slots);
-    *blob = p;
-    *size = total;
-    return 0;
+    TokBlob tb;
+    tok_blob_init(&tb, RT_TOK_GPT2);
+    for (uint32_t id = 0; id < b->n; id++) tok_blob_add(&tb, b->bytes + b->off[id], b->len[id], 0.0f, 0, 0);
+    tb.has_byte_ids = 1;
+    memcpy(tb.byte_ids, b->byte_ids, sizeof tb.byte_ids);
+    tb.merges = b->table;
+    tb.merge_slots = b->slots;
+    tb.n_merges = b->n_merges;
+    tb.bos_id = tb.eos_id = b->eos;
+    int rc = tok_blob_write(&tb, b->d, b->vocab.name, blob, size);
+    tok_blob_free(&tb);
+    return rc;
 }
 
 /* ---- entry points ---------------------------------------------------------------------- */

@@ -312,6 +312,7 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
     /* tokens that may be produced: the last one needs no position (it is never fed) */
     int room = f->max_positions > 0 ? f->max_positions - n_prompt + 1 : INT_MAX;
     int produced = 0, stop = RT_STOP_LENGTH, stop_index = -1;
+    int32_t prev = n_prompt > 0 ? prompt[n_prompt - 1] : -1;    /* the token before the next one printed */
     uint64_t rng = s->seed;
     double t0 = now();
     int bad = f->step(f->ctx, prompt, n_prompt, logits);
@@ -336,7 +337,8 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
             head = (head + 1) % last_n;
         }
         size_t len;
-        const char *bytes = tok ? rt_tok_decode_piece(tok, next, &len) : NULL;
+        const char *bytes = tok ? rt_tok_decode_next(tok, prev, next, &len) : NULL;
+        prev = next;
         if (bytes && (stop_index = emit_bytes(&text, bytes, len, 0)) >= 0) {
             stop = RT_STOP_STRING;
             break;

@@ -575,33 +575,28 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
         if (!strcmp(where, "-")) where = "standard input";
     }
     const char *ptext = text ? text : o->prompt;
-    int32_t *ids = malloc((len + 1) * sizeof *ids);
+    size_t cap = rt_tok_prompt_cap(tok, len);
+    int32_t *ids = cap < SIZE_MAX / sizeof *ids ? malloc(cap * sizeof *ids) : NULL;
     int rc = 1;
+    size_t err_at = 0;
     long n = 0;
     if (!ids) {
         fail("out of memory for the prompt's tokens");
         goto out;
     }
-    if (len == 0) {         /* start from the start-of-text token, as GPT-2 does */
-        uint32_t start = tok->bos_id != RT_TOK_NO_ID ? tok->bos_id : tok->eos_id;
-        if (start == RT_TOK_NO_ID) {
-            fail("the prompt is empty and the tokenizer has no start token");
-            goto out;
-        }
-        ids[0] = (int32_t)start;
-        n = 1;
-    } else {
-        size_t err_at = 0;
-        n = rt_tok_encode(tok, ptext, len, ids, len + 1, &err_at);
-        if (n == RT_TOK_EUTF8) {
-            fail("the prompt (%s) is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where, err_at,
-                 (unsigned char)ptext[err_at < len ? err_at : len - 1]);
-            goto out;
-        }
-        if (n < 0) {
-            fail("the prompt (%s) cannot be tokenized: %s", where, rt_tok_strerror((int)n));
-            goto out;
-        }
+    n = rt_tok_prompt(tok, ptext, len, ids, cap, &err_at);
+    if (n == RT_TOK_EUTF8) {
+        fail("the prompt (%s) is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where, err_at,
+             (unsigned char)ptext[err_at < len ? err_at : len - 1]);
+        goto out;
+    }
+    if (n == RT_TOK_ENOSTART) {
+        fail("the prompt is empty and the tokenizer has no start token");
+        goto out;
+    }
+    if (n < 0) {
+        fail("the prompt (%s) cannot be tokenized: %s", where, rt_tok_strerror((int)n));
+        goto out;
     }
     for (long i = 0; i < n; i++)
         if (ids[i] >= kiln_model.vocab) {

@@ -1,0 +1,57 @@
+/* tokenizer_blob.h — the tokenizer blob writer that the frontend's tokenizer loaders share.
+ *
+ * A loader adds the tokens in id order with their decoded bytes, score and flags, says
+ * which of them text may match (the piece hash), sets the special ids, the byte tokens,
+ * the merges or the charsmap its kind needs, then writes the blob (runtime/tokenizer.h).
+ * Private to frontend/tokenizer_*.c. */
+#ifndef KILN_FRONTEND_TOKENIZER_BLOB_H
+#define KILN_FRONTEND_TOKENIZER_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/tokenizer.h"
+#include "support/support.h"
+
+typedef struct TokBlob {
+    uint32_t kind;                  /* enum RtTokKind */
+    uint32_t flags;                 /* RT_TOK_F_* */
+    uint32_t bos_id, eos_id, unk_id, pad_id;    /* RT_TOK_NO_ID for none (tok_blob_init) */
+
+    /* the tokens, by id */
+    uint32_t n;
+    uint32_t *start;                /* (n + 1) token id's bytes: bytes[start[id] .. start[id+1]) */
+    uint8_t *bytes;
+    size_t n_bytes;
+    float *score;                   /* (n) */
+    uint8_t *tflags;                /* (n) RT_TOK_FLAG_* */
+    uint8_t *hashed;                /* (n) whether text may match the token (the piece hash) */
+    uint32_t cap, cap_bytes;
+
+    int has_byte_ids;               /* byte_ids below are meaningful */
+    uint32_t byte_ids[256];
+    int with_scores;                /* write scores and token_flags (SentencePiece kinds) */
+
+    const RtTokMerge *merges;       /* (merge_slots) a ready table (GPT-2), not owned */
+    uint32_t merge_slots, n_merges;
+    const uint8_t *charsmap;        /* not owned */
+    uint32_t charsmap_size;
+} TokBlob;
+
+void tok_blob_init(TokBlob *b, uint32_t kind);
+void tok_blob_free(TokBlob *b);
+
+/* Adds the next token (id b->n) and returns its id. */
+uint32_t tok_blob_add(TokBlob *b, const void *bytes, size_t len, float score, unsigned flags,
+                      int hashed);
+
+/* The first token whose bytes are s[0..n) among those with hashed set, or RT_TOK_NO_ID.
+ * Linear: for the few look-ups a loader makes (a dummy-prefix space, byte tokens use
+ * their own index). */
+uint32_t tok_blob_find(const TokBlob *b, const void *s, size_t n);
+
+/* Writes the blob: 0 with *blob malloc'd (free()), or -1 after reporting through d, naming
+ * the file name, when the tables would not fit the format's limits. */
+int tok_blob_write(TokBlob *b, Diag *d, const char *name, void **blob, size_t *size);
+
+#endif
