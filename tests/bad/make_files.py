@@ -70,6 +70,20 @@ put('l2c-huge-layers.bin', l2c_bin(layers=2 ** 31 - 1))
 put('l2c-version1.bin', struct.pack('<Ii', 0x616b3432, 1) + good[8:])
 
 
+def l2c_tokenizer(n):
+    """A llama2.c tokenizer.bin of n tokens: <unk>, <s>, </s>, then short pieces."""
+    pieces = [b'<unk>', b'\n<s>\n', b'\n</s>\n'] + [b'p%d' % k for k in range(n - 3)]
+    out = struct.pack('<i', max(len(p) for p in pieces))
+    for k, p in enumerate(pieces):
+        out += struct.pack('<fi', -float(k), len(p)) + p
+    return out
+
+
+put('l2c-tok16.bin', l2c_tokenizer(16))      # as many tokens as l2c-ok.bin's vocabulary
+put('l2c-tok12.bin', l2c_tokenizer(12))      # fewer
+put('l2c-tok20.bin', l2c_tokenizer(20))      # more
+
+
 def hf_folder(name, drop=(), reshape=None, files=True, **cfg_over):
     """A Hugging Face LLaMA folder of L2C's shape; cfg_over edits config.json (None deletes)."""
     folder = os.path.join(cases, name)

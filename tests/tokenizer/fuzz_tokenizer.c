@@ -7,10 +7,12 @@
  *   2  text to encode with the small tokenizer; valid UTF-8 must round-trip, invalid UTF-8 be
  *      rejected with an offset inside the text;
  *   3  (offset, byte) pairs XORed into the small tokenizer's blob, then rt_tok_open: if it
- *      accepts the blob, encoding must still round-trip.
- * Whenever the builder succeeds, its blob must open and round-trip. Any broken promise aborts,
+ *      accepts the blob, encoding must still round-trip;
+ *   4  a Hugging Face tokenizer.json (byte-level BPE), given to its loader.
+ * Whenever a builder succeeds, its blob must open and round-trip. Any broken promise aborts,
  * which libFuzzer reports as a crash. Build: meson setup -Dfuzz=true with CC=clang-19. */
 #include "frontend/tokenizer_gpt2.h"
+#include "frontend/tokenizer_spm.h"
 #include "runtime/tokenizer.h"
 #include "support/support.h"
 #include "small_vocab.h"
@@ -106,6 +108,28 @@ static void fuzz_blob(const uint8_t *data, size_t size)
     free(b);
 }
 
+static void fuzz_json(const uint8_t *data, size_t size)
+{
+    char *json = malloc(size ? size : 1);       /* exact: overreads are caught */
+    memcpy(json, data, size);
+    Diag d;
+    diag_init(&d);
+    d.quiet = 1;
+    void *blob;
+    size_t bsize;
+    int rc = fe_hf_tokenizer_build_mem(&d, "tokenizer.json", json, size, &blob, &bsize);
+    require((rc == 0) == (d.n_errors == 0), "failure if and only if errors were reported");
+    diag_free(&d);
+    if (rc == 0) {
+        RtTokenizer t;
+        require(rt_tok_open(blob, bsize, &t) == RT_TOK_OK, "a built blob opens");
+        static const char text[] = "hello world <|endoftext|> 123 \xC3\xA9t\xC3\xA9\n\n";
+        check_encode(&t, (const uint8_t *)text, sizeof text - 1);
+        free(blob);
+    }
+    free(json);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!small_blob) {
@@ -118,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         byte_tokens = sv_vocab("", 0, &byte_tokens_len);
     }
     if (size == 0) return 0;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: fuzz_files(data + 1, size - 1, 0); break;
     case 1: fuzz_files(data + 1, size - 1, 1); break;
     case 2: {
@@ -129,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 3: fuzz_blob(data + 1, size - 1); break;
+    case 4: fuzz_json(data + 1, size - 1); break;
     }
     return 0;
 }
