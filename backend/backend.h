@@ -31,6 +31,17 @@ typedef struct BackendOptions {
     int64_t eos_id;             /* end-of-text when the model has no `eos` parameter; -1: none */
     int capture;                /* 1: forward calls kiln_capture after every node (kiln diff;
                                    backend/capture.c); 0: no call is emitted */
+    int debug_info;             /* -g: DWARF mapping kernels and forward's calls to model lines */
+    /* Called as work advances (NULL: not called): phase is "weights" (done/total in bytes),
+     * "kernels" (nodes lowered / nodes to lower), "optimize", "codegen" or "link"
+     * (done 0 of total 1 as the phase starts). */
+    void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+    void *progress_ctx;
+    /* kiln compile --selftest: a short input and the reference interpreter's logits for it,
+     * embedded for `./model --selftest` (runtime/selftest.h); selftest_n = 0: none */
+    int64_t selftest_n;                 /* 1 .. the model's max_seq */
+    const int32_t *selftest_tokens;     /* (selftest_n) */
+    const float *selftest_logits;       /* (selftest_n, vocab) */
 } BackendOptions;
 
 /* Compiles m (verified, weights bound) as options say. User errors (unknown target or CPU,

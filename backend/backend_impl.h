@@ -64,4 +64,38 @@ LLVMValueRef cg_kernel(Cg *cg, const Node *n);
 /* An intrinsic by name ("llvm.fmuladd"), overloaded on the given types. */
 LLVMValueRef cg_intrinsic(Cg *cg, const char *name, LLVMTypeRef *types, int n_types);
 
+/* backend/debuginfo.c: where each kernel came from. A kernel site is one kernel function
+ * with the first node that needed it (its name is in the kernel's) and how many nodes call
+ * it; sites are in graph order. */
+typedef struct KernelSite {
+    LLVMValueRef fn;            /* valid until optimization (which may delete functions) */
+    char *name;                 /* the kernel's symbol: "k.l0.attn" */
+    const Node *node;
+    int n_nodes;
+} KernelSite;
+
+typedef struct KernelSites {
+    KernelSite *v;
+    int n, cap;
+} KernelSites;
+
+/* Emits the kernel of every node of g that forward calls (cg_kernel), in graph order,
+ * filling ks; o's progress hook hears "kernels" after each node. */
+void cg_emit_kernels(Cg *cg, const Graph *g, const BackendOptions *o, KernelSites *ks);
+void kernel_sites_free(KernelSites *ks);
+/* "node 'l0.attn' (attention, f32[1, seq, 64]) from model.xml:57", with the count of
+ * other nodes sharing the kernel, into buf. */
+void kernel_site_describe(const Cg *cg, const KernelSite *s, char *buf, size_t cap);
+/* -g: a compile unit named after the model file, a subprogram per kernel at its node's
+ * line and one per forward function (kiln_forward and its profiled twin), a location on
+ * every instruction (forward's: the node each call is for). Run before optimization, so
+ * inlining keeps the chain. */
+void cg_debug_info(Cg *cg, const Graph *g, const KernelSites *ks, LLVMValueRef const *forwards, int n_forwards);
+
+/* backend/emit.c: the written assembly file at path, each kernel's label preceded by
+ * comment lines naming its node (kernel_site_describe); and, for --emit=llvm, the same
+ * as !kiln.node metadata on each kernel function. */
+int cg_annotate_asm(Cg *cg, const KernelSites *ks, const char *path, Diag *d);
+void cg_annotate_ir(Cg *cg, const KernelSites *ks);
+
 #endif

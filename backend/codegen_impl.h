@@ -12,13 +12,17 @@ typedef struct ModelFacts {
     int64_t vocab, max_seq, max_positions, eos_id;
     uint64_t arena_bytes, weights_bytes, weights_check, weights_hash, tokenizer_bytes;
     int weights_embedded;
+    int64_t selftest_n;                 /* kiln compile --selftest: tokens, 0 for none */
+    const int32_t *selftest_tokens;     /* (selftest_n); the logits go in the blobs stub */
 } ModelFacts;
 
 /* forward.c */
 const Graph *cg_forward_graph(const Module *m, Diag *d, const Node **logits);
+/* profiled: the variant that calls kiln_profile_enter/exit around every kernel call */
 LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
-                             const Node *logits);
-void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f);
+                             const Node *logits, int profiled);
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const Graph *g,
+                          const ModelFacts *f);
 
 /* capture.c: kiln_capture(n's index, y, n's bytes at this call's symbols symv) after node
  * n, for `kiln diff`; nothing for inputs and weights. */
@@ -29,8 +33,8 @@ void cg_emit_capture(Cg *cg, const Node *n, LLVMValueRef y, LLVMValueRef const *
 int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,
                        uint64_t *hash, Diag *d);
 /* The assembly stub that embeds the blobs (.incbin), for the target's assembler. */
-int blob_write_stub(const char *path, const char *weights_path, const char *tokenizer_path, const char *triple,
-                    Diag *d);
+int blob_write_stub(const char *path, const char *weights_path, const char *tokenizer_path,
+                    const char *selftest_path, const char *triple, Diag *d);
 
 /* emit.c: verify, optimize, write object / assembly / LLVM IR. */
 int cg_optimize(Cg *cg, int opt_level, Diag *d);

@@ -1,7 +1,8 @@
 /* compile.c — backend_compile: the steps from a checked module to the requested files.
  *
- *   plan memory → weights blob → kernels and forward (LLVM) → verify, optimize → object,
- *   assembly, LLVM IR as asked → blobs stub → link with the target's runtime.
+ *   plan memory → weights blob → kernels, forward and forward_profiled (LLVM) → verify,
+ *   optimize → object, assembly, LLVM IR as asked → blobs stub (weights, tokenizer,
+ *   selftest logits) → link with the target's runtime.
  * Intermediate files live in a private temporary folder removed at the end; what the user
  * asked for goes where -o says, extra kinds beside it (gpt2 → gpt2.s, gpt2.ll). With -v,
  * each phase's time goes to standard error. */
@@ -52,6 +53,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     Arena a = { 0 };
     Cg cg = { 0 };
     MemPlan plan = { 0 };
+    KernelSites sites = { 0 };
     uint64_t *woff = NULL;
     int rc = -1;
     double t = clock_seconds();
@@ -87,6 +89,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     facts.weights_embedded = !o->weights_external;
     woff = xcalloc((size_t)m->n_weights + 1, sizeof *woff);
     const char *wpath = o->weights_external ? beside(&a, o->out, ".weights") : arena_printf(&a, "%s/weights.bin", tmp);
+    if (o->progress) o->progress(o->progress_ctx, "weights", 0, 0);
     if (o->emit & EMIT_EXE || o->weights_external) {
         if (blob_write_weights(m, wpath, woff, &facts.weights_bytes, &facts.weights_check, &facts.weights_hash, d))
             goto out;
@@ -101,13 +104,19 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
         facts.weights_bytes = pos;
     }
     facts.tokenizer_bytes = o->tokenizer ? o->tokenizer_bytes : 0;
+    if (o->progress) o->progress(o->progress_ctx, "weights", facts.weights_bytes, facts.weights_bytes);
     phase(o, "weights", &t);
 
     /* code */
     if (cg_init(&cg, m, o, d)) goto out;
     cg.capture = o->capture;
-    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, logits);
-    cg_emit_model_record(&cg, fwd, &facts);
+    cg_emit_kernels(&cg, g, o, &sites);     /* forward finds them made */
+    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, logits, 0);
+    LLVMValueRef fwd_profiled = cg_emit_forward(&cg, g, &plan, woff, logits, 1);
+    facts.selftest_n = o->selftest_n;
+    facts.selftest_tokens = o->selftest_tokens;
+    cg_emit_model_record(&cg, fwd, fwd_profiled, g, &facts);
+    if (o->debug_info) cg_debug_info(&cg, g, &sites, (LLVMValueRef[]){ fwd, fwd_profiled }, 2);
     /* kernels are the module's own: internal, so LLVM may inline and specialize them */
     for (LLVMValueRef f = LLVMGetFirstFunction(cg.mod); f; f = LLVMGetNextFunction(f)) {
         size_t len;
@@ -115,13 +124,18 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
         if (len > 2 && !strncmp(name, "k.", 2) && !LLVMIsDeclaration(f)) LLVMSetLinkage(f, LLVMInternalLinkage);
     }
     phase(o, "kernels and forward", &t);
+    if (o->progress) o->progress(o->progress_ctx, "optimize", 0, 1);
     if (cg_optimize(&cg, o->opt_level, d)) goto out;
     phase(o, "LLVM optimization", &t);
     const char *obj = (o->emit & EMIT_OBJ) ? (o->emit == EMIT_OBJ ? o->out : beside(&a, o->out, ".o"))
                                            : arena_printf(&a, "%s/model.o", tmp);
+    if (o->progress) o->progress(o->progress_ctx, "codegen", 0, 1);
     if ((o->emit & (EMIT_OBJ | EMIT_EXE)) && cg_write(&cg, LLVMObjectFile, obj, d)) goto out;
-    if ((o->emit & EMIT_ASM) && cg_write(&cg, LLVMAssemblyFile, o->emit == EMIT_ASM ? o->out : beside(&a, o->out, ".s"), d))
-        goto out;
+    if (o->emit & EMIT_ASM) {
+        const char *s = o->emit == EMIT_ASM ? o->out : beside(&a, o->out, ".s");
+        if (cg_write(&cg, LLVMAssemblyFile, s, d) || cg_annotate_asm(&cg, &sites, s, d)) goto out;
+    }
+    if (o->emit & EMIT_LLVM) cg_annotate_ir(&cg, &sites);
     if ((o->emit & EMIT_LLVM) && cg_write_ir(&cg, o->emit == EMIT_LLVM ? o->out : beside(&a, o->out, ".ll"), d))
         goto out;
     phase(o, "code generation", &t);
@@ -132,19 +146,28 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
             tok = arena_printf(&a, "%s/tokenizer.bin", tmp);
             if (file_write_all(d, tok, o->tokenizer, o->tokenizer_bytes)) goto out;
         }
+        const char *selftest = NULL;
+        if (o->selftest_n > 0) {
+            selftest = arena_printf(&a, "%s/selftest.bin", tmp);
+            if (file_write_all(d, selftest, o->selftest_logits, (size_t)(o->selftest_n * facts.vocab) * sizeof(float)))
+                goto out;
+        }
         const char *stub = arena_printf(&a, "%s/blobs.S", tmp);
-        if (blob_write_stub(stub, o->weights_external ? NULL : wpath, tok, cg.triple, d)) goto out;
-        const char *runtime_dir = o->runtime_dir ? o->runtime_dir : getenv("KILN_RUNTIME_DIR");
-#ifdef KILN_RUNTIME_DIR
-        if (!runtime_dir) runtime_dir = KILN_RUNTIME_DIR;
-#endif
-        if (!runtime_dir) runtime_dir = ".";
+        if (blob_write_stub(stub, o->weights_external ? NULL : wpath, tok, selftest, cg.triple, d)) goto out;
+        char found[4096];
+        const char *why = "from the options";
+        const char *runtime_dir = o->runtime_dir ? o->runtime_dir : runtime_dir_find(found, sizeof found, &why);
+        if (o->verbose)     /* the archive link.c takes: libkiln_rt-<triple's first part>.a */
+            fprintf(stderr, "kiln: runtime library   %s/libkiln_rt-%.*s.a (%s)\n", runtime_dir,
+                    (int)strcspn(cg.triple, "-"), cg.triple, why);
         const char *inputs[2] = { obj, stub };
+        if (o->progress) o->progress(o->progress_ctx, "link", 0, 1);
         if (link_executable(cg.triple, o->out, inputs, 2, runtime_dir, tmp, o->verbose, d)) goto out;
         phase(o, "link", &t);
     }
     rc = 0;
 out:
+    kernel_sites_free(&sites);
     cg_dispose(&cg);
     mem_plan_free(&plan);
     free(woff);

@@ -20,6 +20,13 @@
  * and a one-thread run never takes the branch. The factors only need to order kernels by
  * their time; the threshold that turns them into a decision is measured (runtime/threads.c).
  *
+ * Profiling (--profile). forward is emitted twice: `kiln_forward` as above, and
+ * `kiln_forward_profiled`, the same calls each between kiln_profile_enter(site) and
+ * kiln_profile_exit(site, flops, bytes) (runtime/model.h), where site numbers the kernel
+ * call sites in graph order (kiln_model.sites names them) and flops and bytes are the node's
+ * work at this call's symbol values (node_flops, node_bytes). The runtime calls the second
+ * only when profiling: an ordinary run executes exactly the code it did before.
+ *
  * kiln_model (runtime/model.h) is a constant struct laid out by the target's data layout
  * in the same field order as the C declaration, which gives the C layout on both targets. */
 #include "backend_impl.h"
@@ -130,6 +137,37 @@ static void node_cost(const Node *n, Cost *c)
     cost_dims(c, y, 0, y->rank);
 }
 
+/* A node's floating-point operations, for --profile: factor * the product of d[0..n).
+ * A multiply-add counts 2: matmul and linear 2·M·N·K (4 gated: two products), attention
+ * 2·B·H·S·T·(D + DV) (q·k and p·v; the softmax not counted). Elementwise and normalizing
+ * kernels count about one per arithmetic step per element (layernorm 8, rmsnorm 4, softmax
+ * 4, add 1, gelu 8, ...: a libm call counts as one); copies, caches, gathers, masks and
+ * positions count 0. Approximate for everything but matmuls and attention, which dominate. */
+static void node_flops(const Node *n, Cost *c)
+{
+    node_cost(n, c);
+    switch (n->op) {
+    case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR: case OP_ATTENTION:
+        c->factor *= 2;
+        return;
+    case OP_POOL: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_SCALE: case OP_RELU: case OP_TANH:
+        c->factor = 1;
+        return;
+    case OP_SIGMOID: case OP_ROPE:
+        c->factor = 3;
+        return;
+    case OP_SOFTMAX: case OP_SILU: case OP_RMSNORM: case OP_ADD_RMSNORM: case OP_SINUSOID:
+        c->factor = 4;
+        return;
+    case OP_GELU: case OP_LAYERNORM: case OP_ADD_LAYERNORM:
+        c->factor = 8;
+        return;
+    default:
+        c->factor = 0;
+        return;
+    }
+}
+
 /* The value of d with the symbols' values of this call. */
 static LLVMValueRef dim_value(Cg *cg, Dim d, LLVMValueRef const *symv)
 {
@@ -143,6 +181,29 @@ static LLVMValueRef cost_value(Cg *cg, const Cost *c, LLVMValueRef const *symv)
     LLVMValueRef w = i64c(cg, (uint64_t)c->factor);
     for (int i = 0; i < c->n; i++) w = LLVMBuildMul(cg->b, w, dim_value(cg, c->d[i], symv), "");
     return w;
+}
+
+/* The elements of shape s at this call's symbols. */
+static LLVMValueRef numel_value(Cg *cg, const Shape *s, LLVMValueRef const *symv)
+{
+    LLVMValueRef v = i64c(cg, 1);
+    for (int i = 0; i < s->rank; i++) v = LLVMBuildMul(cg->b, v, dim_value(cg, s->d[i], symv), "");
+    return v;
+}
+
+/* A node's memory traffic, for --profile: 4 bytes (every value is f32 or i32) per element
+ * of each input, read once, and of the output, written once, at this call's symbols (a
+ * gather: the rows it reads); a state (KV cache) counts through its node's output. A lower
+ * bound of what moves; small models run from the caches, above the DRAM peak. */
+static LLVMValueRef node_bytes(Cg *cg, const Node *n, LLVMValueRef const *symv)
+{
+    LLVMValueRef v = numel_value(cg, &n->shape, symv);
+    for (int j = 0; j < n->n_in; j++) {
+        /* a gather reads the table's rows it copies, y's size, not the whole table */
+        const Shape *s = n->op == OP_GATHER && j == 0 ? &n->shape : &n->in[j]->shape;
+        v = LLVMBuildAdd(cg->b, v, numel_value(cg, s, symv), "");
+    }
+    return LLVMBuildMul(cg->b, v, i64c(cg, 4), "");
 }
 
 /* base + off, named. */
@@ -169,13 +230,21 @@ static LLVMValueRef alias_ptr(Cg *cg, const Node *n, LLVMValueRef src, LLVMValue
     return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), src, &bytes, 1, n->name);
 }
 
+/* Whether node n is a kernel call of forward (not an input, a weight or an alias). */
+static int is_call_site(const Node *n)
+{
+    if (n->op == OP_INPUT || n->op == OP_WEIGHT) return 0;
+    if ((n->op == OP_RESHAPE || n->op == OP_TAKE) && plan_is_alias(n)) return 0;
+    return 1;
+}
+
 LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
-                             const Node *logits)
+                             const Node *logits, int profiled)
 {
     const Module *m = cg->m;
     LLVMTypeRef params[5] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i64 };
     LLVMTypeRef fty = LLVMFunctionType(cg->t_ptr, params, 5, 0);
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, "kiln_forward", fty);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, profiled ? "kiln_forward_profiled" : "kiln_forward", fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMValueRef arena = LLVMGetParam(fn, 0), weights = LLVMGetParam(fn, 1), tokens = LLVMGetParam(fn, 2);
     LLVMValueRef seq = LLVMGetParam(fn, 3), past = LLVMGetParam(fn, 4);
@@ -205,10 +274,28 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
      * this executable by the runtime archive: hidden, so no GOT or PLT */
     LLVMTypeRef par_params[3] = { cg->t_ptr, cg->t_ptr, cg->t_i64 };
     LLVMTypeRef par_ty = LLVMFunctionType(cg->t_void, par_params, 3, 0);
-    LLVMValueRef par = LLVMAddFunction(cg->mod, "kiln_parallel", par_ty);
-    LLVMSetVisibility(par, LLVMHiddenVisibility);
-    LLVMValueRef min_work = LLVMAddGlobal(cg->mod, cg->t_i64, "kiln_parallel_min_work");
-    LLVMSetVisibility(min_work, LLVMHiddenVisibility);
+    LLVMValueRef par = LLVMGetNamedFunction(cg->mod, "kiln_parallel");
+    if (!par) {
+        par = LLVMAddFunction(cg->mod, "kiln_parallel", par_ty);
+        LLVMSetVisibility(par, LLVMHiddenVisibility);
+    }
+    LLVMValueRef min_work = LLVMGetNamedGlobal(cg->mod, "kiln_parallel_min_work");
+    if (!min_work) {
+        min_work = LLVMAddGlobal(cg->mod, cg->t_i64, "kiln_parallel_min_work");
+        LLVMSetVisibility(min_work, LLVMHiddenVisibility);
+    }
+    /* profiled: kiln_profile_enter(i64 site), kiln_profile_exit(i64 site, i64 flops, i64 bytes) */
+    LLVMTypeRef enter_params[1] = { cg->t_i64 }, exit_params[3] = { cg->t_i64, cg->t_i64, cg->t_i64 };
+    LLVMTypeRef enter_ty = LLVMFunctionType(cg->t_void, enter_params, 1, 0);
+    LLVMTypeRef exit_ty = LLVMFunctionType(cg->t_void, exit_params, 3, 0);
+    LLVMValueRef prof_enter = NULL, prof_exit = NULL;
+    if (profiled) {
+        prof_enter = LLVMAddFunction(cg->mod, "kiln_profile_enter", enter_ty);
+        prof_exit = LLVMAddFunction(cg->mod, "kiln_profile_exit", exit_ty);
+        LLVMSetVisibility(prof_enter, LLVMHiddenVisibility);
+        LLVMSetVisibility(prof_exit, LLVMHiddenVisibility);
+    }
+    int64_t site = 0;
     LLVMValueRef null = LLVMConstNull(cg->t_ptr);
     LLVMValueRef *ptr = xcalloc((size_t)g->n_nodes + 1, sizeof *ptr);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -234,7 +321,9 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         for (int j = 0; j < n->n_in; j++) args[1 + j] = ptr[n->in[j]->id];
         if (op_info[n->op].flags & OPF_STATE) args[6] = at(cg, arena, plan->state_offset[n->ref], "state");
         LLVMValueRef k = cg_kernel(cg, n);
-        KILN_ASSERT(k);
+        KILN_ASSERT(k && is_call_site(n));
+        LLVMValueRef site_v = i64c(cg, (uint64_t)site++);
+        if (profiled) LLVMBuildCall2(cg->b, enter_ty, prof_enter, &site_v, 1, "");
         /* if (work >= kiln_parallel_min_work) kiln_parallel(k, args, work); else k(args, 0, 1) */
         Cost c;
         node_cost(n, &c);
@@ -269,6 +358,12 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         LLVMBuildCall2(cg->b, cg->t_kernel, k, kargs, 9, "");
         LLVMBuildBr(cg->b, bjoin);
         LLVMPositionBuilderAtEnd(cg->b, bjoin);
+        if (profiled) {
+            Cost fc;
+            node_flops(n, &fc);
+            LLVMValueRef pa[3] = { site_v, cost_value(cg, &fc, symv), node_bytes(cg, n, symv) };
+            LLVMBuildCall2(cg->b, exit_ty, prof_exit, pa, 3, "");
+        }
     }
     if (cg->capture && g->n_nodes > 0) cg_emit_capture(cg, g->nodes[g->n_nodes - 1], ptr[g->n_nodes - 1], symv);
     LLVMBuildRet(cg->b, ptr[logits->id]);
@@ -297,10 +392,52 @@ static LLVMValueRef blob_symbol(Cg *cg, const char *name)
     return g;
 }
 
-void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f)
+/* kiln_model.sites: { name, op } per kernel call site of g, in the order forward calls them. */
+static LLVMValueRef sites_table(Cg *cg, const Graph *g, int64_t *n_sites)
+{
+    LLVMTypeRef fields[2] = { cg->t_ptr, cg->t_ptr };
+    LLVMTypeRef ty = LLVMStructTypeInContext(cg->ctx, fields, 2, 0);
+    LLVMValueRef *rows = xcalloc((size_t)g->n_nodes + 1, sizeof *rows);
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *node = g->nodes[i];
+        if (!is_call_site(node)) continue;
+        LLVMValueRef v[2] = { cstring(cg, node->name, "kiln.site"), cstring(cg, op_name(node->op), "kiln.op") };
+        rows[n++] = LLVMConstStructInContext(cg->ctx, v, 2, 0);
+    }
+    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
+    free(rows);
+    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "kiln.sites");
+    LLVMSetInitializer(t, init);
+    LLVMSetGlobalConstant(t, 1);
+    LLVMSetLinkage(t, LLVMPrivateLinkage);
+    *n_sites = n;
+    return t;
+}
+
+/* kiln_model.selftest_tokens: the ids as a constant i32 array. */
+static LLVMValueRef selftest_tokens(Cg *cg, const ModelFacts *f)
+{
+    LLVMValueRef *v = xcalloc((size_t)f->selftest_n, sizeof *v);
+    for (int64_t i = 0; i < f->selftest_n; i++) v[i] = LLVMConstInt(cg->t_i32, (uint64_t)(uint32_t)f->selftest_tokens[i], 0);
+    LLVMValueRef init = LLVMConstArray2(cg->t_i32, v, (uint64_t)f->selftest_n);
+    free(v);
+    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "kiln.selftest_tokens");
+    LLVMSetInitializer(t, init);
+    LLVMSetGlobalConstant(t, 1);
+    LLVMSetLinkage(t, LLVMPrivateLinkage);
+    return t;
+}
+
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const Graph *g,
+                          const ModelFacts *f)
 {
     LLVMTypeRef u32 = cg->t_i32, i64 = cg->t_i64, p = cg->t_ptr;
-    LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p, i64 };
+    LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p, i64,
+                             p, i64, p, u32, u32, i64, p, p };
+    int64_t n_sites;
+    LLVMValueRef sites = sites_table(cg, g, &n_sites);
+    int st = f->selftest_n > 0;
     LLVMTypeRef ty = LLVMStructCreateNamed(cg->ctx, "KilnModel");
     LLVMStructSetBody(ty, fields, sizeof fields / sizeof fields[0], 0);
     LLVMValueRef vals[] = {
@@ -322,9 +459,17 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, const ModelFacts *f)
         LLVMConstInt(i64, f->tokenizer_bytes, 0),
         forward,
         LLVMConstInt(i64, f->weights_hash, 0),
+        forward_profiled,
+        LLVMConstInt(i64, (uint64_t)n_sites, 0),
+        sites,
+        LLVMConstInt(u32, (uint64_t)cg->vw, 0),
+        LLVMConstInt(u32, (uint64_t)cg->has_fma, 0),
+        LLVMConstInt(i64, (uint64_t)(st ? f->selftest_n : 0), 0),
+        st ? selftest_tokens(cg, f) : LLVMConstNull(p),
+        st ? blob_symbol(cg, "kiln_selftest") : LLVMConstNull(p),
     };
     LLVMValueRef init = LLVMConstNamedStruct(ty, vals, sizeof vals / sizeof vals[0]);
-    LLVMValueRef g = LLVMAddGlobal(cg->mod, ty, "kiln_model");
-    LLVMSetInitializer(g, init);
-    LLVMSetGlobalConstant(g, 1);
+    LLVMValueRef rec = LLVMAddGlobal(cg->mod, ty, "kiln_model");
+    LLVMSetInitializer(rec, init);
+    LLVMSetGlobalConstant(rec, 1);
 }

@@ -92,7 +92,10 @@ int link_executable(const char *triple, const char *out, const char *const *inpu
     struct stat st;
     if (stat(archive, &st) != 0) {
         diag_error(d, loc_make(0, 0, 0), "cannot link for %s: the runtime for %s is missing (%s); "
-                   "set KILN_RUNTIME_DIR to the folder that holds libkiln_rt-%s.a", triple, arch, archive, arch);
+                   "set KILN_RUNTIME_DIR to the folder that holds libkiln_rt-%s.a (kiln looks in "
+                   "$KILN_RUNTIME_DIR if set, else in ../lib/kiln beside the kiln executable if that "
+                   "folder exists, else in its build tree; kiln --version shows which)",
+                   triple, arch, archive, arch);
         return -1;
     }
     const char *argv[64];

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "driver/progress.h"
 #include "passes/passes.h"
+#include "runtime/tokenizer.h"
 
 static const char help[] =
     "usage: kiln compile MODEL -o OUT [options]\n"
@@ -27,7 +29,14 @@ static const char help[] =
     "  -O0 .. -O3         LLVM optimization level (default -O3)\n"
     "  --weights=MODE     embedded (default: one standalone file) or external (OUT.weights,\n"
     "                     mapped at start-up)\n"
+    "  -g                 debug information: perf, gdb and addr2line show the model file's\n"
+    "                     line of each kernel and of each call in forward (docs/debugging.md)\n"
+    "  --selftest         embed a short input (the tokenizer's encoding of a fixed sentence, or\n"
+    "                     ids 0..7) and the reference interpreter's logits for it, computed\n"
+    "                     now on the model as read (no pass), for `OUT --selftest`\n"
     "  -v                 print each phase's time; -q prints nothing but errors\n"
+    "                     (on a terminal, a progress line shows the phase and the kernels\n"
+    "                     and bytes done; it is erased at the end)\n"
     "passes (the order: kiln compile --list-passes):\n"
     "  --passes=P,Q       run only these passes\n"
     "  --disable-pass=P   skip pass P (a comma list is fine)\n"
@@ -97,6 +106,75 @@ static int write_report(const Module *m, const FusionReport *r, const char *to, 
     return 0;
 }
 
+/* --selftest: what OUT --selftest checks (runtime/selftest.h). The input is the tokenizer's
+ * prompt for SELFTEST_TEXT (its start token included when it adds one), or ids 0..7 modulo
+ * the vocabulary without a tokenizer, cut to SELFTEST_MAX tokens and to the bound of seq (one
+ * forward call). The reference interpreter runs it on m as read, before any pass, so the
+ * executable's fused kernels are checked against the plain graph. perturb (the hidden option
+ * --selftest-perturb=X, for tests) is added to one stored logit, the middle one of the last
+ * position, to show that a wrong expectation fails. */
+#define SELFTEST_TEXT "The quick brown fox jumps over the lazy dog."
+#define SELFTEST_MAX 16
+
+static int selftest_reference(Module *m, BackendOptions *o, double perturb, Diag *d)
+{
+    const Graph *g = m->n_graphs == 1 ? m->graphs[0] : ir_module_graph(m, "forward");
+    int s_seq = ir_module_sym(m, "seq"), s_past = ir_module_sym(m, "past"), li = -1;
+    for (int i = 0; g && i < g->n_outputs; i++)
+        if (!strcmp(g->outputs[i].name, "logits")) li = i;
+    if (!g || li < 0 || g->n_inputs != 1 || !s_seq || g->outputs[li].node->shape.rank != 3 ||
+        !dim_is_const(g->outputs[li].node->shape.d[2])) {
+        diag_error(d, m->loc, "--selftest: the model needs a graph 'forward' from tokens to logits (batch, seq, vocab)");
+        return -1;
+    }
+    int64_t vocab = g->outputs[li].node->shape.d[2].k, most = m->syms[s_seq].max;
+    if (s_past && m->syms[s_past].max < most) most = m->syms[s_past].max;
+    if (most > SELFTEST_MAX) most = SELFTEST_MAX;
+    int32_t *ids = xmalloc(SELFTEST_MAX * sizeof *ids);
+    long n = 0;
+    void *blob = NULL;
+    size_t blob_size = 0;
+    if (fe_model_tokenizer(m, d, &blob, &blob_size)) {
+        free(ids);
+        return -1;
+    }
+    RtTokenizer tok;
+    if (blob && rt_tok_open(blob, blob_size, &tok) == RT_TOK_OK) {
+        size_t len = strlen(SELFTEST_TEXT), cap = rt_tok_prompt_cap(&tok, len);
+        ids = xrealloc(ids, cap * sizeof *ids);
+        n = rt_tok_prompt(&tok, SELFTEST_TEXT, len, ids, cap, NULL);
+    }
+    free(blob);
+    if (n <= 0)
+        for (n = 0; n < 8; n++) ids[n] = (int32_t)(n % vocab);
+    if (n > most) n = most;
+    for (long i = 0; i < n; i++) ids[i] = (int32_t)(ids[i] % vocab);    /* a tokenizer larger than the model */
+    Interp *in = interp_new(m, d);
+    if (!in) {
+        free(ids);
+        return -1;
+    }
+    Tensor x = { DT_I32, 2, { 1, n }, ids }, out[16] = { { 0 } };
+    int rc = g->n_outputs > 16 || interp_run(in, g, &x, out) ? -1 : 0;
+    interp_free(in);
+    if (rc == 0 && (out[li].rank != 3 || out[li].dim[1] != n || out[li].dim[2] != vocab)) {
+        diag_error(d, m->loc, "--selftest: the interpreter's logits have an unexpected shape");
+        rc = -1;
+    }
+    if (rc == 0) {
+        float *logits = xmalloc((size_t)(n * vocab) * sizeof *logits);
+        memcpy(logits, out[li].data, (size_t)(n * vocab) * sizeof *logits);
+        logits[(n - 1) * vocab + vocab / 2] += (float)perturb;
+        o->selftest_n = n;
+        o->selftest_tokens = ids;
+        o->selftest_logits = logits;
+        ids = NULL;
+    }
+    for (int i = 0; i < g->n_outputs && i < 16; i++) tensor_free(&out[i]);
+    free(ids);
+    return rc;
+}
+
 int cmd_compile(int argc, char **argv)
 {
     const char *path = NULL, *out = NULL, *emit = "exe", *v;
@@ -109,6 +187,8 @@ int cmd_compile(int argc, char **argv)
     o.eos_id = -1;
     int quiet = 0;
     int no_weights = 0;
+    int selftest = 0;                   /* --selftest */
+    double selftest_perturb = 0;        /* hidden: --selftest-perturb=X (tests) */
     const char *report_to = NULL;       /* "-": standard error */
     FusionReport report = { 0 };
     for (int i = 0; i < argc; i++) {
@@ -143,6 +223,11 @@ int cmd_compile(int argc, char **argv)
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o.opt_level = a[2] - '0';
         else if (!strcmp(a, "--no-weights")) no_weights = 1;
         else if (!strcmp(a, "-v")) o.verbose = 1;
+        else if (!strcmp(a, "-g")) o.debug_info = 1;
+        else if (!strcmp(a, "--selftest")) selftest = 1;
+        else if ((v = opt_value(argc, argv, &i, "--selftest-perturb"))) {
+            if (opt_float("compile", "--selftest-perturb", v, -1e30, 1e30, &selftest_perturb)) return 2;
+        }
         else if (!strcmp(a, "-q")) quiet = 1;
         else if (a[0] == '-' && a[1]) return usage_error("compile", "unknown or incomplete option '%s'", a);
         else if (path) return usage_error("compile", "one model at a time ('%s' and '%s')", path, a);
@@ -154,6 +239,9 @@ int cmd_compile(int argc, char **argv)
     unsigned first;
     int want_ir;
     if (parse_emit(emit, &o.emit, &want_ir, &first)) return 2;
+    if (selftest && !(o.emit & EMIT_EXE))
+        return usage_error("compile", "--selftest embeds its data in the executable: it needs --emit=exe");
+    if (selftest_perturb != 0 && !selftest) return usage_error("compile", "--selftest-perturb needs --selftest");
     if (no_weights && o.emit) return usage_error("compile", "--no-weights is for --emit=ir only (the executable needs the weights)");
     if (o.triple && strncmp(o.triple, "x86_64", 6) && strncmp(o.triple, "aarch64", 7))
         return usage_error("compile", "unknown target '%s' (x86_64-linux-gnu or aarch64-linux-gnu)", o.triple);
@@ -164,12 +252,24 @@ int cmd_compile(int argc, char **argv)
     int rc = 1;
     void *tok = NULL;
     double t0 = clock_seconds();
+    Progress progress;      /* -v prints phase times instead */
+    progress_init(&progress, stderr, !quiet && !o.verbose);
+    o.progress = progress_update;
+    o.progress_ctx = &progress;
+    progress_hold(&progress, &d.out);
+    progress_phase(&progress, "read");
     Module *m = fe_load(&a, &d, path, no_weights ? FE_NO_WEIGHTS : 0);
     if (!m) goto out;
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", clock_seconds() - t0);
+    if (selftest) {
+        t0 = clock_seconds();
+        if (selftest_reference(m, &o, selftest_perturb, &d)) goto out;
+        if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "selftest (interpreter)", clock_seconds() - t0);
+    }
     t0 = clock_seconds();
     int stopped;
     if (report_to) po.report = &report;
+    progress_phase(&progress, "passes");
     if (passes_run(m, &po, &d, &stopped)) goto out;
     if (report_to && write_report(m, &report, report_to, &d)) goto out;
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "passes", clock_seconds() - t0);
@@ -192,11 +292,17 @@ int cmd_compile(int argc, char **argv)
         if ((o.emit & EMIT_EXE) && fe_model_tokenizer(m, &d, &tok, &o.tokenizer_bytes)) goto out;
         o.tokenizer = tok;
         if (backend_compile(m, &o, &d)) goto out;
-        if (!quiet && (o.emit & EMIT_EXE)) fprintf(stderr, "wrote %s\n", o.out);
+        progress_end(&progress);
+        /* on a terminal or with -v only: a successful build in a script prints nothing */
+        if ((progress.out || o.verbose) && (o.emit & EMIT_EXE)) fprintf(stderr, "wrote %s\n", o.out);
     }
     rc = 0;
 out:
+    progress_free(&progress);
+    d.out = stderr;
     fusion_report_free(&report);
+    free((void *)o.selftest_tokens);
+    free((void *)o.selftest_logits);
     if (m) fe_release(m);
     free(tok);
     arena_free(&a);

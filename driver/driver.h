@@ -12,6 +12,7 @@ int cmd_run(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_size(int argc, char **argv);
 
 /* "--name=value" or "--name value": returns the value and advances *i, or NULL. */
 const char *opt_value(int argc, char **argv, int *i, const char *name);

@@ -29,7 +29,9 @@ static const char help[] =
     "  --top-k K          sample from the K most likely tokens (default 0 = all)\n"
     "  --top-p P          sample from the smallest set with mass P (default 1 = all)\n"
     "  --seed S           random seed for sampling (default 1)\n"
-    "  --stats            print token counts and speed to standard error\n"
+    "  --stats            print token counts and speed to standard error, with the\n"
+    "                     executable's prefill: and decode: lines (decode: tokens fed after\n"
+    "                     the prompt over the time of those forward steps)\n"
     "  --show-ids         print the prompt's and the generated token ids to standard error\n"
     "logits:\n"
     "  --tokens a,b,c     token ids to feed (batch of one)\n"
@@ -365,10 +367,12 @@ int cmd_run(int argc, char **argv)
         for (int i = 0; i < got; i++) fprintf(stderr, "%s%d", i ? "," : " ", gen[i]);
         fputc('\n', stderr);
     }
-    if (stats)
+    if (stats) {
         fprintf(stderr, "prompt %d tokens in %.3f s; %d new tokens in %.3f s (%.1f tokens/s, reference interpreter)\n",
                 st.prompt_tokens, st.prefill_seconds, st.new_tokens, st.decode_seconds,
                 st.decode_seconds > 0 ? st.new_tokens / st.decode_seconds : 0.0);
+        rt_print_speeds(stderr, &st);   /* the executable's lines, counted the same way */
+    }
     rc = 0;
 out:
     if (in) interp_free(in);

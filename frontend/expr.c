@@ -5,8 +5,11 @@
  * replaced by its value: a bare name gives the text of the loop variable or parameter it
  * names (so {act} may give "tanh"); anything else is arithmetic in double precision (exact
  * for integers below 2^53) over numbers, names, + - * / %, parentheses and sqrt(), printed
- * as an integer when integral and in shortest exact form otherwise. */
+ * as an integer when integral and in shortest exact form otherwise. An unknown name gets
+ * "did you mean" with the nearest loop variable or parameter in scope, and an error points
+ * at the '{' of its expression when the value is written on one line as in the file. */
 #include "frontend_impl.h"
+#include "support/diag.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -30,6 +33,18 @@ const char *scope_lookup(const Scope *sc, const Module *m, const char *name, siz
     memcpy(key, name, len);
     key[len] = 0;
     return ir_module_param(m, key);
+}
+
+/* "unknown name 'n_embed' (...); did you mean 'n_embd'?" into err. */
+static void unknown_name(const Scope *sc, const Module *m, const char *name, size_t len, char *err, size_t cap)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)(len < sizeof key ? len : sizeof key - 1), name);
+    Suggest s = suggest_start(key);
+    for (; sc; sc = sc->up) suggest_try(&s, sc->name);
+    for (int i = 0; m && i < m->n_params; i++) suggest_try(&s, m->params[i].name);
+    if (s.best) snprintf(err, cap, "unknown name '%s'; did you mean '%s'?", key, s.best);
+    else snprintf(err, cap, "unknown name '%s' (not a loop variable or parameter)", key);
 }
 
 static void skip(E *e)
@@ -69,7 +84,7 @@ static double primary(E *e)
         }
         const char *val = scope_lookup(e->scope, e->m, start, len);
         if (!val) {
-            snprintf(e->err, sizeof e->err, "unknown name '%.*s' (not a loop variable or parameter)", (int)len, start);
+            unknown_name(e->scope, e->m, start, len, e->err, sizeof e->err);
             return 0;
         }
         char *end;
@@ -147,7 +162,7 @@ static int eval_one(Fe *fe, const Scope *sc, const char *src, size_t len, char *
     if (q > p && !isdigit((unsigned char)*p) && *r == 0) {
         const char *val = scope_lookup(sc, fe->m, p, (size_t)(q - p));
         if (!val) {
-            snprintf(err, errcap, "unknown name '%.*s' (not a loop variable or parameter)", (int)(q - p), p);
+            unknown_name(sc, fe->m, p, (size_t)(q - p), err, errcap);
             return -1;
         }
         snprintf(out, cap, "%s", val);
@@ -165,6 +180,18 @@ static int eval_one(Fe *fe, const Scope *sc, const char *src, size_t len, char *
     if (v == floor(v) && fabs(v) < 9e15) snprintf(out, cap, "%lld", (long long)v);
     else fmt_double(out, cap, v);
     return 0;
+}
+
+/* Where `{expr}` (n bytes at s) is in the file: on the line of at, from its column on;
+ * at itself when the value is not written there as it reads (entities, line breaks). */
+static Loc expr_loc(Fe *fe, Loc at, const char *s, size_t n)
+{
+    if (!fe->lines || at.line < 1 || at.line > fe->n_lines || at.file != fe->file) return at;
+    const char *line = fe->lines[at.line];
+    const char *end = at.line < fe->n_lines ? fe->lines[at.line + 1] : fe->text + fe->len;
+    for (const char *p = line + (at.col ? at.col - 1 : 0); p + n <= end; p++)
+        if (memcmp(p, s, n) == 0) return loc_make(at.file, at.line, (uint32_t)(p - line) + 1);
+    return at;
 }
 
 char *fe_subst(Fe *fe, const Scope *sc, const char *text, Loc at)
@@ -192,7 +219,8 @@ char *fe_subst(Fe *fe, const Scope *sc, const char *text, Loc at)
         }
         char val[512], err[300];
         if (eval_one(fe, sc, p + 1, (size_t)(close - p - 1), val, sizeof val, err, sizeof err)) {
-            diag_error(fe->d, at, "in {%.*s}: %s", (int)(close - p - 1), p + 1, err);
+            diag_error(fe->d, expr_loc(fe, at, p, (size_t)(close - p + 1)), "in {%.*s}: %s", (int)(close - p - 1), p + 1,
+                       err);
             free(out);
             return NULL;
         }

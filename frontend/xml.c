@@ -6,9 +6,17 @@
  * parameters, dims, states and weight files here, then each <graph> (xml_graph.c).
  * Attribute values go through xml_attr.c, which evaluates their {expressions}.
  *
- * Columns: libxml2 records only the line of an element, so a pre-pass finds each
- * element's '<' on its line, and attribute errors search for `name=` from there. */
+ * Locations: libxml2 records only the line of an element, and past line 65535 not even
+ * that reliably, so a pre-pass finds each element's '<' in the text itself, in document
+ * order (every raw '<' of a well-formed document opens a tag, an end tag, a comment, a
+ * CDATA section or a processing instruction), and attribute errors search for `name=`
+ * from there.
+ *
+ * Schema errors name an attribute or element libxml2 did not expect; for those kiln adds
+ * "did you mean" with the nearest name the schema allows there, read from model.xsd itself
+ * (parsed once more as a plain document), so the suggestions cannot drift from the format. */
 #include "frontend_impl.h"
+#include "support/diag.h"
 
 #include <ctype.h>
 #include <libxml/parser.h>
@@ -51,28 +59,80 @@ static uint32_t find_on_line(Fe *fe, uint32_t line, uint32_t col, const char *ne
     return 0;
 }
 
-/* Pre-pass: the column of each element's '<', stored in _private. Elements that share a
- * line are found left to right, since the walk is in document order. */
-static void mark_columns(Fe *fe, xmlNode *first, uint32_t *last_line, uint32_t *last_col)
+/* Where an element's '<' is, kept in its _private by the pre-pass. */
+typedef struct ElemPos {
+    uint32_t line, col;
+} ElemPos;
+
+/* The pre-pass's cursor: a byte offset into the text and the line it is on. */
+typedef struct Cursor {
+    size_t at;
+    uint32_t line;
+} Cursor;
+
+/* Moves c to byte `to`, counting lines. */
+static void cursor_move(Fe *fe, Cursor *c, size_t to)
+{
+    for (; c->at < to && c->at < fe->len; c->at++) c->line += fe->text[c->at] == '\n';
+}
+
+/* Moves c to the next `<name` (followed by a space, '/' or '>') that opens a tag,
+ * skipping comments, CDATA sections and processing instructions; 0 if there is none. */
+static int find_tag(Fe *fe, Cursor *c, const char *name)
+{
+    size_t k = strlen(name);
+    static const struct { const char *open, *close; } skips[] = {
+        { "<!--", "-->" }, { "<![CDATA[", "]]>" }, { "<?", "?>" },
+    };
+    for (;;) {
+        const char *lt = memchr(fe->text + c->at, '<', fe->len - c->at);
+        if (!lt) return 0;
+        size_t at = (size_t)(lt - fe->text), rest = fe->len - at;
+        cursor_move(fe, c, at);
+        int skipped = 0;
+        for (size_t i = 0; i < sizeof skips / sizeof skips[0] && !skipped; i++) {
+            size_t n = strlen(skips[i].open);
+            if (rest < n || memcmp(lt, skips[i].open, n) != 0) continue;
+            const char *end = lt + n, *stop = fe->text + fe->len;
+            size_t m = strlen(skips[i].close);
+            while (end + m <= stop && memcmp(end, skips[i].close, m) != 0) end++;
+            cursor_move(fe, c, (size_t)(end - fe->text) + m);
+            skipped = 1;
+        }
+        if (skipped) continue;
+        if (rest > k + 1 && memcmp(lt + 1, name, k) == 0 && lt[k + 1] && strchr(" \t\r\n/>", lt[k + 1])) return 1;
+        cursor_move(fe, c, at + 1);
+    }
+}
+
+/* Pre-pass: the line and column of each element's '<', in its _private. */
+static void mark_positions(Fe *fe, xmlNode *first, Cursor *c)
 {
     for (xmlNode *x = first; x; x = x->next) {
         if (x->type != XML_ELEMENT_NODE) continue;
-        uint32_t line = (uint32_t)xmlGetLineNo(x);
-        char needle[128];
-        snprintf(needle, sizeof needle, "<%s", (const char *)x->name);
-        uint32_t from = line == *last_line ? *last_col + 1 : 1;
-        uint32_t col = find_on_line(fe, line, from, needle);
-        x->_private = (void *)(uintptr_t)(col ? col : 1);
-        *last_line = line;
-        *last_col = col;
-        mark_columns(fe, x->children, last_line, last_col);
+        ElemPos *pos = arena_alloc(fe->a, sizeof *pos);
+        const char *name = (const char *)x->name;
+        if (x->ns && x->ns->prefix) name = arena_printf(fe->a, "%s:%s", (const char *)x->ns->prefix, name);
+        if (find_tag(fe, c, name)) {
+            pos->line = c->line;
+            pos->col = (uint32_t)(fe->text + c->at - fe->lines[c->line]) + 1;
+            cursor_move(fe, c, c->at + 1);
+        } else {    /* not where the text says (cannot happen in a well-formed document) */
+            long line = xmlGetLineNo(x);
+            pos->line = line > 0 ? (uint32_t)line : 0;
+            pos->col = 0;
+        }
+        x->_private = pos;
+        mark_positions(fe, x->children, c);
     }
 }
 
 Loc fe_elem_loc(Fe *fe, xmlNode *x)
 {
+    const ElemPos *pos = x->_private;
+    if (pos) return loc_make(fe->file, pos->line, pos->col);
     long line = xmlGetLineNo(x);
-    return loc_make(fe->file, line > 0 ? (uint32_t)line : 0, (uint32_t)(uintptr_t)x->_private);
+    return loc_make(fe->file, line > 0 ? (uint32_t)line : 0, 0);
 }
 
 /* Location of attribute `name` of x: its `name=` after the element's '<', possibly on a
@@ -183,7 +243,8 @@ static void read_decl(Fe *fe, xmlNode *x, const Scope *sc)
         const char *var = fe_get_name(fe, sc, x, "var");
         int64_t count;
         if (!var || fe_repeat_count(fe, sc, x, &count)) return;
-        for (int64_t i = 0; i < count && fe->d->n_errors == 0; i++) {
+        int errs = fe->d->n_errors;
+        for (int64_t i = 0; i < count && fe->d->n_errors == errs; i++) {     /* one report per mistake, not per layer */
             if (fe->m->n_states + fe->m->n_params > FE_MAX_DECLS) {
                 diag_error(fe->d, fe_elem_loc(fe, x), "more than %d parameters and states; are repeats nested too deep?",
                            FE_MAX_DECLS);
@@ -197,11 +258,139 @@ static void read_decl(Fe *fe, xmlNode *x, const Scope *sc)
 
 static void read_decls(Fe *fe, xmlNode *first, const Scope *sc)
 {
-    for (xmlNode *x = first; x; x = x->next)
+    for (xmlNode *x = first; x && !diag_too_many(fe->d); x = x->next)
         if (x->type == XML_ELEMENT_NODE && strcmp((const char *)x->name, "graph") != 0) read_decl(fe, x, sc);
 }
 
+/* ---- suggestions from model.xsd ------------------------------------------------------------ */
+
+static xmlDoc *model_xsd_doc;     /* model.xsd as a plain document, made with the schema */
+
+static int is_xs(const xmlNode *x, const char *tag)
+{
+    return x->type == XML_ELEMENT_NODE && strcmp((const char *)x->name, tag) == 0;
+}
+
+/* The name an <xs:element> declares or refers to. */
+static const char *xsd_element_name(xmlNode *decl)
+{
+    const char *n = fe_raw_attr(decl, "name");
+    return n ? n : fe_raw_attr(decl, "ref");
+}
+
+/* The top-level declaration <xs:`kind` name="name"> of model.xsd, or NULL. */
+static xmlNode *xsd_global(const char *kind, const char *name)
+{
+    for (xmlNode *t = xmlDocGetRootElement(model_xsd_doc)->children; t; t = t->next) {
+        const char *n = is_xs(t, kind) ? fe_raw_attr(t, "name") : NULL;
+        if (n && strcmp(n, name) == 0) return t;
+    }
+    return NULL;
+}
+
+/* The complexType of an element declaration: inline, named by type=, or that of the
+ * global element named by ref=. */
+static xmlNode *xsd_type_of(xmlNode *decl)
+{
+    const char *ref = fe_raw_attr(decl, "ref"), *type = fe_raw_attr(decl, "type");
+    if (ref) return (decl = xsd_global("element", ref)) ? xsd_type_of(decl) : NULL;
+    if (type) return xsd_global("complexType", type);
+    for (xmlNode *c = decl->children; c; c = c->next)
+        if (is_xs(c, "complexType")) return c;
+    return NULL;
+}
+
+/* The declaration of child element `name` within complexType t (at any depth of its
+ * choices), or NULL. */
+static xmlNode *xsd_child_decl(xmlNode *t, const char *name)
+{
+    for (xmlNode *c = t->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (!is_xs(c, "element")) {
+            xmlNode *d = xsd_child_decl(c, name);
+            if (d) return d;
+            continue;
+        }
+        const char *n = xsd_element_name(c);
+        if (n && strcmp(n, name) == 0) return c;
+    }
+    return NULL;
+}
+
+/* The complexType model.xsd gives element x where it stands (a <repeat> in a <graph> is
+ * not one in <model>), following the path from the root; NULL if the path is not valid. */
+static xmlNode *xsd_type_at(xmlNode *x)
+{
+    const char *name = (const char *)x->name;
+    if (!x->parent || x->parent->type != XML_ELEMENT_NODE) {
+        xmlNode *d = xsd_global("element", name);
+        return d ? xsd_type_of(d) : NULL;
+    }
+    xmlNode *up = xsd_type_at(x->parent), *d = up ? xsd_child_decl(up, name) : NULL;
+    return d ? xsd_type_of(d) : NULL;
+}
+
+/* Offers s every child element name declared in complexType t. */
+static void try_child_elements(Suggest *s, xmlNode *t)
+{
+    for (xmlNode *c = t->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        const char *n = is_xs(c, "element") ? xsd_element_name(c) : NULL;
+        if (n) suggest_try(s, n);
+        else try_child_elements(s, c);
+    }
+}
+
+/* " Did you mean 'tb'?" for a schema message about attribute 'tbb' of x or about the
+ * unexpected element x, when model.xsd allows a name close to it there; else "". */
+static void schema_hint(xmlNode *x, const char *msg, char *hint, size_t cap)
+{
+    hint[0] = 0;
+    if (!x || x->type != XML_ELEMENT_NODE || !model_xsd_doc) return;
+    const char *p = strstr(msg, "The attribute '");
+    char attr[128];
+    Suggest s;
+    if (p && strstr(msg, "' is not allowed")) {
+        p += strlen("The attribute '");
+        const char *q = strchr(p, '\'');
+        xmlNode *t = xsd_type_at(x);
+        if (!q || (size_t)(q - p) >= sizeof attr || !t) return;
+        snprintf(attr, sizeof attr, "%.*s", (int)(q - p), p);
+        s = suggest_start(attr);
+        for (xmlNode *a = t->children; a; a = a->next) {
+            const char *an = is_xs(a, "attribute") ? fe_raw_attr(a, "name") : NULL;
+            if (an && !fe_raw_attr(x, an)) suggest_try(&s, an);     /* not one x already has */
+        }
+    } else if (strstr(msg, "This element is not expected") || strstr(msg, "No matching global declaration")) {
+        s = suggest_start((const char *)x->name);
+        if (x->parent && x->parent->type == XML_ELEMENT_NODE) {
+            xmlNode *t = xsd_type_at(x->parent);
+            if (!t) return;
+            try_child_elements(&s, t);
+        } else {
+            for (xmlNode *t = xmlDocGetRootElement(model_xsd_doc)->children; t; t = t->next)
+                if (is_xs(t, "element") && fe_raw_attr(t, "name")) suggest_try(&s, fe_raw_attr(t, "name"));
+        }
+    } else {
+        return;
+    }
+    if (s.best) snprintf(hint, cap, " Did you mean '%s'?", s.best);     /* libxml2's messages are sentences */
+}
+
 /* ---- libxml2 ---------------------------------------------------------------------------- */
+
+/* libxml2 counts a column in characters, a Loc in bytes: the byte column of character
+ * column `chars` of line (past the end of the line by as many as libxml2 says). */
+static uint32_t byte_col(Fe *fe, uint32_t line, uint32_t chars)
+{
+    if (line < 1 || line > fe->n_lines || !chars) return chars;
+    const char *s = fe->lines[line];
+    size_t n = line_len(fe, line);
+    uint32_t seen = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80 && ++seen == chars) return (uint32_t)i + 1;
+    return (uint32_t)n + (chars - seen);
+}
 
 static void on_xml_error(void *user, xmlErrorPtr e)
 {
@@ -212,12 +401,16 @@ static void on_xml_error(void *user, xmlErrorPtr e)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = 0;
     int schema = e->domain == XML_FROM_SCHEMASV || e->domain == XML_FROM_SCHEMASP;
-    uint32_t col = schema ? 0 : (e->int2 > 0 ? (uint32_t)e->int2 : 0);
-    if (schema && e->node) {
-        xmlNode *x = e->node;
-        col = (uint32_t)(uintptr_t)x->_private;
+    uint32_t line = e->line > 0 ? (uint32_t)e->line : 0;
+    uint32_t col = schema || e->int2 <= 0 ? 0 : byte_col(fe, line, (uint32_t)e->int2);
+    char hint[160] = "";
+    Loc at = loc_make(fe->file, line, col);
+    xmlNode *x = schema ? e->node : NULL;
+    if (x && x->type == XML_ELEMENT_NODE) {
+        at = fe_elem_loc(fe, x);
+        schema_hint(x, msg, hint, sizeof hint);
     }
-    diag_error(fe->d, loc_make(fe->file, e->line > 0 ? (uint32_t)e->line : 0, col), "%s%s", schema ? "schema: " : "", msg);
+    diag_error(fe->d, at, "%s%s%s", schema ? "schema: " : "", msg, hint);
 }
 
 /* model.xsd, compiled once per process (kiln is single-threaded) and kept until exit. */
@@ -229,6 +422,8 @@ static xmlSchema *model_schema(void)
         schema = pc ? xmlSchemaParse(pc) : NULL;
         KILN_ASSERT(schema);    /* the schema is ours: failing to parse it is a kiln bug */
         xmlSchemaFreeParserCtxt(pc);
+        model_xsd_doc = xmlReadMemory(fe_model_xsd, (int)fe_model_xsd_len, "model.xsd", NULL, XML_PARSE_NONET);
+        KILN_ASSERT(model_xsd_doc);
     }
     return schema;
 }
@@ -271,8 +466,8 @@ Module *fe_read_xml_mem(Arena *a, Diag *d, const char *path, const char *text, s
         goto out;
     }
     xmlNode *root = xmlDocGetRootElement(doc);
-    uint32_t ll = 0, lc = 0;
-    mark_columns(&fe, root, &ll, &lc);
+    Cursor cur = { 0, 1 };
+    mark_positions(&fe, root, &cur);
 
     xmlSchemaValidCtxt *vc = xmlSchemaNewValidCtxt(model_schema());
     xmlSchemaSetValidStructuredErrors(vc, on_xml_error, &fe);

@@ -8,6 +8,7 @@
  * the graph is sorted, a cycle being an error. Types are inferred later, by fe_finish, once
  * the weight files have told us the weights' dtypes. */
 #include "frontend_impl.h"
+#include "support/diag.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +37,17 @@ typedef struct GraphBuild {
     NameMap alias_index;    /* alias name → its last entry in alias */
     PendIn *pend; int n_pend, cap_pend;
     Alias *alias; int n_alias, cap_alias;
-    struct { const char *name, *from; Loc at; } *outs; int n_outs, cap_outs;
+    struct { const char *name, *from; Loc at, from_at; } *outs; int n_outs, cap_outs;
 } GraphBuild;
 
 /* ---- suggestions ---------------------------------------------------------------------- */
 
-static const char *closest_op(const char *s)
+static const char *closest_op(const char *name)
 {
-    int best = 3;
-    const char *hit = NULL;
-    for (int i = 0; i < OP_COUNT; i++) {
-        int dist = text_distance(s, op_name((OpKind)i));
-        if (dist < best) best = dist, hit = op_name((OpKind)i);
-    }
-    return hit;
+    Suggest s = suggest_start(name);
+    for (int i = 0; i < OP_COUNT; i++)
+        if (!(op_info[i].flags & OPF_FUSED) && i != OP_INPUT && i != OP_WEIGHT) suggest_try(&s, op_name((OpKind)i));
+    return s.best;
 }
 
 /* ---- graphs ------------------------------------------------------------------------------ */
@@ -245,7 +243,7 @@ enum { FE_MAX_NODES = 1000000 };
 
 static void read_graph_body(Fe *fe, GraphBuild *gb, xmlNode *first, const Scope *sc, const Carry *carry)
 {
-    for (xmlNode *x = first; x; x = x->next) {
+    for (xmlNode *x = first; x && !diag_too_many(fe->d); x = x->next) {
         if (x->type != XML_ELEMENT_NODE) continue;
         if (gb->g->n_nodes >= FE_MAX_NODES) {
             diag_error(fe->d, fe_elem_loc(fe, x), "graph '%s' has more than %d nodes; are repeats nested too deep?",
@@ -277,6 +275,7 @@ static void read_graph_body(Fe *fe, GraphBuild *gb, xmlNode *first, const Scope 
             gb->outs[gb->n_outs].name = name;
             gb->outs[gb->n_outs].from = carry_resolve(carry, from);
             gb->outs[gb->n_outs].at = fe_elem_loc(fe, x);
+            gb->outs[gb->n_outs].from_at = fe_attr_loc(fe, x, "from");
             gb->n_outs++;
         }
     }
@@ -295,14 +294,11 @@ static Node *lookup(GraphBuild *gb, Node **idx, const char *name, int depth)
  * it reads every name). */
 static const char *closest_name(Fe *fe, GraphBuild *gb, const char *name)
 {
-    if (fe->d->n_errors >= 20) return NULL;
-    int best = 4;
-    const char *hit = NULL;
-    for (int i = 0; i < gb->g->n_nodes; i++) {
-        int d = text_distance(name, gb->g->nodes[i]->name);
-        if (d < best) best = d, hit = gb->g->nodes[i]->name;
-    }
-    return hit;
+    if (diag_too_many(fe->d)) return NULL;
+    Suggest s = suggest_start(name);
+    for (int i = 0; i < gb->g->n_nodes; i++) suggest_try(&s, gb->g->nodes[i]->name);
+    for (int i = 0; i < gb->n_alias; i++) suggest_try(&s, gb->alias[i].name);
+    return s.best;
 }
 
 static void finish_graph(Fe *fe, GraphBuild *gb, int errs_before)
@@ -333,7 +329,10 @@ static void finish_graph(Fe *fe, GraphBuild *gb, int errs_before)
     }
     for (int i = 0; i < gb->n_outs; i++) {
         Node *x = lookup(gb, idx, gb->outs[i].from, 0);
-        if (!x) diag_error(fe->d, gb->outs[i].at, "output '%s': '%s' is not defined", gb->outs[i].name, gb->outs[i].from);
+        const char *near = x ? NULL : closest_name(fe, gb, gb->outs[i].from);
+        if (near) diag_error(fe->d, gb->outs[i].from_at, "output '%s': '%s' is not defined; did you mean '%s'?",
+                             gb->outs[i].name, gb->outs[i].from, near);
+        else if (!x) diag_error(fe->d, gb->outs[i].from_at, "output '%s': '%s' is not defined", gb->outs[i].name, gb->outs[i].from);
         else ir_graph_add_output(g, gb->outs[i].name, x, gb->outs[i].at);
     }
     if (g->n_outputs == 0 && fe->d->n_errors == errs) diag_error(fe->d, g->loc, "graph '%s' has no <output>", g->name);

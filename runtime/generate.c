@@ -270,7 +270,9 @@ static int emit_bytes(TextOut *t, const char *bytes, size_t n, int final)
     return hit;
 }
 
-/* ---- the loop ------------------------------------------------------------------------- */
+/* ---- the loop ------------------------------------------------------------------------- *
+ * Stats: the prefill step and every later step are timed alone (RtGenStats), so decode
+ * speed is forward calls per second, not counting sampling and text. */
 
 static size_t round_up(size_t n)
 {
@@ -316,7 +318,8 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
     uint64_t rng = s->seed;
     double t0 = now();
     int bad = f->step(f->ctx, prompt, n_prompt, logits);
-    double t1 = now();
+    double t1 = now(), step_seconds = 0;
+    int fed = 0;        /* tokens fed after the prompt */
     while (!bad) {
         if (produced >= o->n_new) break;
         if (produced >= room) {
@@ -343,7 +346,12 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
             stop = RT_STOP_STRING;
             break;
         }
-        if (produced < o->n_new && produced < room) bad = f->step(f->ctx, &next, 1, logits);
+        if (produced < o->n_new && produced < room) {
+            double ts = now();
+            bad = f->step(f->ctx, &next, 1, logits);
+            step_seconds += now() - ts;
+            fed++;
+        }
     }
     if (bad) stop = RT_STOP_ERROR;
     else if (stop != RT_STOP_STRING && tok) emit_bytes(&text, "", 0, 1);
@@ -352,9 +360,20 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
         stats->new_tokens = produced;
         stats->prefill_seconds = t1 - t0;
         stats->decode_seconds = now() - t1;
+        stats->decode_tokens = fed;
+        stats->decode_step_seconds = step_seconds;
         stats->stop = stop;
         stats->stop_index = stop_index;
     }
     free(block);
     return bad ? -1 : produced;
+}
+
+void rt_print_speeds(FILE *f, const RtGenStats *st)
+{
+    double pre = st->prefill_seconds, dec = st->decode_step_seconds;
+    fprintf(f, "prefill: %.1f tok/s (%d tokens in %.3f s)\n", pre > 0 ? st->prompt_tokens / pre : 0.0,
+            st->prompt_tokens, pre);
+    fprintf(f, "decode: %.1f tok/s (%d tokens in %.3f s)\n", dec > 0 && st->decode_tokens ? st->decode_tokens / dec : 0.0,
+            st->decode_tokens, dec);
 }

@@ -21,12 +21,20 @@
  * dispatch threshold (runtime/model.h; 1 splits every kernel): for measurements and the
  * tests, not for users.
  *
+ * --profile runs kiln_model.forward_profiled instead of forward (runtime/profile.h): the
+ * choice is made once, in Exec, so a run without it executes the plain forward only.
+ * --selftest feeds the embedded ids (kiln compile --selftest) in one call and compares the
+ * logits with the embedded ones (runtime/selftest.h): exit 0 when they agree, 1 when not,
+ * 2 when the executable has none.
+ *
  * `kiln diff` runs a capture build (KILN_MODEL_CAPTURE) with the hidden options
  * `--tokens ... --logits F --capture FILE [--capture-perturb NODE]`: every node's value of
  * the run goes to FILE (runtime/capture.c). They are not in --help: kiln diff is their user. */
 #include "runtime/capture.h"
 #include "runtime/model.h"
+#include "runtime/profile.h"
 #include "runtime/runtime.h"
+#include "runtime/selftest.h"
 #include "runtime/unicode_impl.h"
 
 #include <errno.h>
@@ -77,13 +85,30 @@ static const char help[] =
     "                       3 ms: all the CPUs when a probe runs 1.3x faster on them than\n"
     "                       on one, else 1; --version shows the choice). Any N gives the\n"
     "                       same output\n"
-    "  --stats              print token counts, times and speeds to standard error\n"
+    "  --stats              print token counts, times and speeds to standard error:\n"
+    "                       prefill: the prompt's tokens over the time of the forward\n"
+    "                       call(s) that fed them; decode: the tokens fed after the\n"
+    "                       prompt (one forward call each: every generated token but the\n"
+    "                       last) over the time of those calls alone\n"
+    "  --profile[=FILE]     time every kernel call: a table per kernel (node, op, calls, ms,\n"
+    "                       %% of forward time, GFLOP/s and GB/s and their %% of the peaks)\n"
+    "                       to standard error; with FILE, also a Chrome trace (JSON, for\n"
+    "                       chrome://tracing or Perfetto) of every kernel and forward call.\n"
+    "                       The peaks are measured at start-up (~50 ms, one thread: an FMA\n"
+    "                       loop at the kernels' vector width, times the threads, and a\n"
+    "                       32 MiB read loop) unless given:\n"
+    "  --peak-gflops G      the machine's peak GFLOP/s, for --profile\n"
+    "  --peak-gbs B         the machine's peak read bandwidth in GB/s, for --profile\n"
     "  --show-ids           print the prompt's and the generated token ids to standard error\n"
     "logits:\n"
     "  --tokens a,b,c       token ids to feed (batch of one), instead of a prompt\n"
     "  --logits FILE        with --tokens: write the float32 logits of every position\n"
     "                       (tokens x vocab, row-major) to FILE\n"
     "other:\n"
+    "  --selftest           run the model on the input embedded by kiln compile --selftest and\n"
+    "                       compare with the reference interpreter's logits stored with it:\n"
+    "                       ok when every |difference| <= 1e-3 x max|reference| + 1e-4\n"
+    "                       (exit 0), else the worst position (exit 1); exit 2 without one\n"
     "  --weights FILE       the weights file, for an executable compiled with external\n"
     "                       weights (default: this executable's path + '.weights')\n"
     "  --verify-weights     hash every byte of the weights (embedded or external) and compare\n"
@@ -102,6 +127,9 @@ typedef struct Options {
     double temperature, top_p, repeat_penalty;
     unsigned long long seed;
     int seed_given, stats, show_ids, verify_weights;
+    int profile, selftest;      /* --profile[=FILE], --selftest */
+    const char *trace;          /* --profile=FILE, or NULL */
+    double peak_gflops, peak_gbs;   /* --peak-gflops, --peak-gbs; 0: measure */
     const char **stops;         /* (argc) */
     int n_stops;
 } Options;
@@ -247,6 +275,8 @@ static void print_version(void)
            (long long)m->vocab, (long long)m->max_positions, (long long)m->max_seq);
     printf("  arena %llu bytes; tokenizer %s\n", (unsigned long long)m->arena_bytes,
            m->tokenizer ? "embedded" : "none (use --tokens)");
+    if (m->selftest_n > 0) printf("  selftest: %lld tokens and their logits embedded (--selftest)\n", (long long)m->selftest_n);
+    else printf("  selftest: none (kiln compile --selftest embeds one)\n");
     if (threads_start(0) == 0) {
         printf("  ");
         threads_describe(stdout);
@@ -267,6 +297,28 @@ static int parse_args(int argc, char **argv, Options *o)
         if (!strcmp(a, "--version")) {
             print_version();
             return 0;
+        }
+        if (!strcmp(a, "--profile")) {
+            o->profile = 1;
+            continue;
+        }
+        if (!strncmp(a, "--profile=", 10)) {
+            if (!a[10]) return usage("--profile= needs a file name for the trace (or --profile alone: the table only)");
+            o->profile = 1;
+            o->trace = a + 10;
+            continue;
+        }
+        if (!strcmp(a, "--selftest")) {
+            o->selftest = 1;
+            continue;
+        }
+        if ((v = opt_value(argc, argv, &i, "--peak-gflops", &missing))) {
+            if (parse_float("--peak-gflops", v, 1e-3, 1e9, &o->peak_gflops)) return 2;
+            continue;
+        }
+        if ((v = opt_value(argc, argv, &i, "--peak-gbs", &missing))) {
+            if (parse_float("--peak-gbs", v, 1e-3, 1e9, &o->peak_gbs)) return 2;
+            continue;
         }
         if ((v = opt_value(argc, argv, &i, "-p", &missing))) o->prompt = v;
         else if ((v = opt_value(argc, argv, &i, "-f", &missing))) o->prompt_file = v;
@@ -321,6 +373,10 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage("--capture: this executable was not compiled for capture (kiln diff makes such builds)");
     if (o->capture && !o->tokens) return usage("--capture needs --tokens a,b,c --logits FILE");
     if (o->capture_perturb >= 0 && !o->capture) return usage("--capture-perturb needs --capture FILE");
+    if ((o->peak_gflops > 0 || o->peak_gbs > 0) && !o->profile)
+        return usage("--peak-gflops and --peak-gbs are for --profile");
+    if (o->selftest && (o->prompt || o->prompt_file || o->tokens))
+        return usage("--selftest runs the embedded input: give no prompt (-p, -f) or --tokens with it");
     return -1;
 }
 
@@ -420,12 +476,19 @@ static void *arena_alloc(void)
 
 /* ---- feeding the model ---------------------------------------------------------------------- */
 
+typedef const float *(*ForwardFn)(void *arena, const void *weights, const int32_t *tokens, int64_t seq,
+                                  int64_t past);
+
 typedef struct Exec {
     void *arena;
     const void *weights;
     int64_t past;               /* positions in the caches */
     int64_t ctx;                /* the bound of past */
     int started;                /* forward was called: the pool's workers were woken */
+    ForwardFn forward;          /* kiln_model.forward, or forward_profiled with --profile */
+    int profile;                /* time each call for rt_profile_forward */
+    const char *phase;          /* what the calls are, for the profile: "prefill", "decode", "forward" */
+    int64_t steps;              /* exec_step calls so far */
 } Exec;
 
 /* Feeds tokens[0..n) in calls of at most max_seq; returns the logits of the last position
@@ -441,7 +504,13 @@ static const float *exec_feed(Exec *e, const int32_t *tokens, int64_t n, FILE *a
     }
     for (int64_t i = 0; i < n;) {
         int64_t k = n - i < kiln_model.max_seq ? n - i : kiln_model.max_seq;
-        logits = kiln_model.forward(e->arena, e->weights, tokens + i, k, e->past);
+        if (e->profile) {
+            double t0 = rt_profile_now();
+            logits = e->forward(e->arena, e->weights, tokens + i, k, e->past);
+            rt_profile_forward(e->phase, t0, rt_profile_now(), k);
+        } else {
+            logits = e->forward(e->arena, e->weights, tokens + i, k, e->past);
+        }
         e->past += k;
         i += k;
         size_t count = (size_t)(k * kiln_model.vocab);
@@ -463,6 +532,7 @@ static int exec_step(void *ctx, const int32_t *tokens, int n, float *logits)
              (long long)e->ctx);
         return -1;
     }
+    e->phase = e->steps++ ? "decode" : "prefill";
     const float *last = exec_feed(e, tokens, n, NULL, NULL);
     memcpy(logits, last, (size_t)kiln_model.vocab * sizeof *logits);
     return 0;
@@ -658,8 +728,9 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
         double pre = st.prefill_seconds, dec = st.decode_seconds;
         fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", st.prompt_tokens, pre,
                 pre > 0 ? st.prompt_tokens / pre : 0.0);
-        fprintf(stderr, "generated: %d tokens in %.3f s (%.1f tokens/s); stopped at: %s\n", st.new_tokens, dec,
-                dec > 0 ? st.new_tokens / dec : 0.0, stop_text(st.stop));
+        fprintf(stderr, "generated: %d tokens in %.3f s (%.1f tokens/s, sampling and text included); "
+                "stopped at: %s\n", st.new_tokens, dec, dec > 0 ? st.new_tokens / dec : 0.0, stop_text(st.stop));
+        rt_print_speeds(stderr, &st);
         threads_describe(stderr);
     }
     rc = 0;
@@ -667,6 +738,28 @@ out:
     free(ids);
     free(text);
     return rc;
+}
+
+/* --selftest: the embedded ids in one forward call from position 0, against the embedded
+ * logits. Returns the exit status: 0 agree, 1 differ (or the data is damaged). */
+static int run_selftest(Exec *e)
+{
+    const KilnModel *m = &kiln_model;
+    int64_t n = m->selftest_n;
+    if (n > m->max_seq || n > e->ctx || !m->selftest_tokens || !m->selftest_logits)
+        return fail("the selftest data in this executable is inconsistent (%lld tokens, at most %lld per call, "
+                    "context %lld); the executable is damaged", (long long)n, (long long)m->max_seq, (long long)e->ctx);
+    for (int64_t i = 0; i < n; i++)
+        if (m->selftest_tokens[i] < 0 || m->selftest_tokens[i] >= m->vocab)
+            return fail("the selftest's token %lld (id %d) is outside the vocabulary; the executable is damaged",
+                        (long long)i, m->selftest_tokens[i]);
+    rt_pool_wake();
+    e->started = 1;
+    double t0 = e->profile ? rt_profile_now() : 0;
+    const float *got = e->forward(e->arena, e->weights, m->selftest_tokens, n, 0);
+    if (e->profile) rt_profile_forward("selftest", t0, rt_profile_now(), n);
+    e->past = n;
+    return rt_selftest_check(got, m->selftest_logits, n, m->vocab, stdout);
 }
 
 int main(int argc, char **argv)
@@ -702,7 +795,18 @@ int main(int argc, char **argv)
     /* the tokenizer, read in place (4-byte aligned: copied once if the blob is not) */
     RtTokenizer tok;
     void *tok_copy = NULL;
-    if (!o.tokens) {
+    if (o.selftest && kiln_model.selftest_n < 1) {
+        free(o.stops);
+        fprintf(stderr, "%s: this executable has no selftest: compile it with `kiln compile --selftest MODEL -o OUT` "
+                "to embed a short input and the reference interpreter's logits for it\n", prog);
+        return 2;
+    }
+    if (o.profile && (!kiln_model.forward_profiled || (kiln_model.n_sites > 0 && !kiln_model.sites))) {
+        free(o.stops);
+        return fail("--profile: this executable has no profiled forward (its model was not compiled by kiln's "
+                    "backend); compile it again with this kiln");
+    }
+    if (!o.tokens && !o.selftest) {
         if (!kiln_model.tokenizer) {
             free(o.stops);
             return fail("this model has no tokenizer: give token ids with --tokens a,b,c --logits FILE");
@@ -745,11 +849,32 @@ int main(int argc, char **argv)
         rc = fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)kiln_model.arena_bytes,
                   strerror(errno));
     if (rc == 0) rc = threads_start(o.threads);
+    FILE *trace = NULL;
+    if (rc == 0 && o.trace && !(trace = fopen(o.trace, "w")))
+        rc = fail("--profile: cannot write the trace '%s': %s", o.trace, strerror(errno));
+    if (rc == 0 && o.profile) {
+        RtPeaks peaks = { 0 };
+        peaks.gflops = o.peak_gflops;
+        peaks.gbs = o.peak_gbs;
+        rt_profile_measure_peaks(&kiln_model, pool_info.threads, &peaks);
+        if (rt_profile_start(&kiln_model, &peaks, trace != NULL)) rc = fail("out of memory for the profile");
+    }
     int cerr = rc == 0 && o.capture ? rt_capture_open(o.capture, o.capture_perturb) : 0;
     if (cerr) rc = fail("cannot write '%s': %s", o.capture, strerror(cerr));
     if (rc == 0) {
-        Exec e = { arena, w.data, 0, o.ctx, 0 };
-        rc = o.tokens ? run_logits(&o, &e) : run_generate(&o, &e, &tok);
+        Exec e = { arena, w.data, 0, o.ctx, 0, o.profile ? kiln_model.forward_profiled : kiln_model.forward,
+                   o.profile, "forward", 0 };
+        rc = o.selftest ? run_selftest(&e) : o.tokens ? run_logits(&o, &e) : run_generate(&o, &e, &tok);
+    }
+    if (o.profile) {
+        if (rc == 0) rt_profile_report(stderr);
+        int terr = 0;
+        if (trace) {
+            terr = rc == 0 ? rt_profile_write_trace(trace) : 0;
+            if (fclose(trace) != 0 && !terr) terr = errno;
+            if (terr && rc == 0) rc = fail("--profile: cannot write the trace '%s': %s", o.trace, strerror(terr));
+        }
+        rt_profile_stop();
     }
     if ((cerr = rt_capture_close()) && rc == 0) rc = fail("cannot write '%s': %s", o.capture, strerror(cerr));
     rt_pool_stop();

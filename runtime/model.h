@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define KILN_ABI_VERSION 3u
+#define KILN_ABI_VERSION 4u
 
 /* A generated kernel: y, x0..x3, syms, aux as backend/backend_impl.h says, and the share
  * part (0 <= part < parts) of the output it computes. */
@@ -45,6 +45,20 @@ extern int64_t kiln_parallel_min_work;
  * The runtime writes it to the file of the hidden option --capture (runtime/capture.h). */
 void kiln_capture(int64_t node, void *y, int64_t bytes);
 #define KILN_MODEL_CAPTURE 1u
+
+/* A kernel call site of forward, for --profile: the node's name in the compiled graph and
+ * its op kind ("linear", "attention", ...). */
+typedef struct KilnSite {
+    const char *name;
+    const char *op;
+} KilnSite;
+
+/* Profiled forward only: around call site `site` (0 .. n_sites-1), as the caller sees it
+ * (kiln_parallel's fan-out included). flops and bytes are the node's work at this call's
+ * seq and past: floating-point operations (a multiply-add counts 2) and bytes of its
+ * inputs read plus its output written once (backend/forward.c lists the formulas). */
+void kiln_profile_enter(int64_t site);
+void kiln_profile_exit(int64_t site, int64_t flops, int64_t bytes);
 
 typedef struct KilnModel {
     uint32_t abi_version;       /* KILN_ABI_VERSION */
@@ -69,6 +83,21 @@ typedef struct KilnModel {
      * past + seq <= max_positions and 0 <= tokens[i] < vocab. */
     const float *(*forward)(void *arena, const void *weights, const int32_t *tokens, int64_t seq, int64_t past);
     uint64_t weights_hash;      /* rt_weights_hash of the whole blob: --verify-weights */
+    /* ABI 4: --profile. The same forward, emitted a second time with every kernel call site
+     * between kiln_profile_enter(site) and kiln_profile_exit(site, flops, bytes) (below);
+     * main calls it instead of forward only when profiling, so an ordinary run pays nothing. */
+    const float *(*forward_profiled)(void *arena, const void *weights, const int32_t *tokens, int64_t seq,
+                                     int64_t past);
+    int64_t n_sites;            /* kernel call sites of forward, in call order */
+    const KilnSite *sites;      /* (n_sites) */
+    int32_t vector_lanes;       /* f32 lanes of the kernels' vectors (4, 8, 16): the peak probe's width */
+    int32_t has_fma;            /* the kernels use fused multiply-add */
+    /* ABI 4: --selftest (kiln compile --selftest), selftest_n = 0 without. The reference
+     * interpreter's logits (selftest_n, vocab) for selftest_tokens, fed in one forward call
+     * at past 0 (1 <= selftest_n <= max_seq). */
+    int64_t selftest_n;
+    const int32_t *selftest_tokens;     /* (selftest_n) */
+    const float *selftest_logits;       /* (selftest_n, vocab), row-major */
 } KilnModel;
 
 extern const KilnModel kiln_model;

@@ -62,10 +62,22 @@ enum RtStop {
 
 typedef struct RtGenStats {
     int prompt_tokens, new_tokens;
-    double prefill_seconds, decode_seconds;
+    double prefill_seconds;     /* the step that fed the prompt */
+    double decode_seconds;      /* from there to the end: steps, sampling, text */
+    int decode_tokens;          /* tokens fed after the prompt, one step each */
+    double decode_step_seconds; /* the time of those steps alone */
     int stop;                   /* enum RtStop */
     int stop_index;             /* RT_STOP_STRING: which of o->stops */
 } RtGenStats;
+
+/* The speed lines of --stats, the same for the executable and `kiln run`:
+ *   prefill: 123.4 tok/s (11 tokens in 0.089 s)
+ *   decode: 123.4 tok/s (80 tokens in 0.650 s)
+ * prefill counts the prompt's tokens over the time of the step that fed them; decode counts
+ * the tokens fed after the prompt — one forward step each: every generated token but the
+ * last, which is sampled and never fed — over the time of those steps alone (sampling and
+ * printing excluded). 0 tokens print 0.0 tok/s. */
+void rt_print_speeds(FILE *f, const RtGenStats *st);
 
 /* Feeds the prompt (n_prompt >= 1) in one step, then generates tokens one step at a time
  * until one of enum RtStop happens. Every token fed takes a position: the prompt and every

@@ -122,6 +122,11 @@ char *path_join(Arena *a, const char *base, const char *rel);
 /* target written relative to directory from_dir, both taken lexically (".." folds the
  * previous component; symlinks are not resolved), so neither needs to exist. */
 char *path_relative(Arena *a, const char *from_dir, const char *target);
+/* The folder holding the runtime archives libkiln_rt-<arch>.a that kiln compile links
+ * (paths.c): $KILN_RUNTIME_DIR if set, else ../lib/kiln beside the running executable when
+ * that folder exists (an installed kiln), else the build tree's. Returns that folder (buf,
+ * of cap bytes, may hold it); *why (if not NULL) gets the rule, e.g. "installed beside kiln". */
+const char *runtime_dir_find(char *buf, size_t cap, const char **why);
 
 /* ---- time -------------------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@ import array
 import json
 import os
 import pty
+import re
 import shutil
 import struct
 import subprocess
@@ -275,6 +276,13 @@ expect_error('--weights with embedded weights', ['-p', '$', '--weights', 'x'], 2
 rc, out, err = run(E, '-p', '$', '-n', 5, '--stats')
 check('--stats', rc == 0 and out == b'$abcde\n' and 'prompt: 1 tokens' in err and 'generated: 5 tokens' in err
       and 'tokens/s' in err, err)
+# one prompt token; 5 generated, the last never fed: decode counts 4 forward calls
+check('--stats prefill: and decode: lines', re.search(r'^prefill: [0-9.]+ tok/s \(1 tokens in [0-9.]+ s\)$', err, re.M)
+      is not None and re.search(r'^decode: [0-9.]+ tok/s \(4 tokens in [0-9.]+ s\)$', err, re.M) is not None, err)
+expect_error('--selftest without embedded data', ['--selftest'], 2, ['no selftest', 'kiln compile --selftest'])
+expect_error('--profile on a model without a profiled forward', ['-p', '$', '--profile'], 1, ['--profile', 'profiled'])
+expect_error('--profile= without a file name', ['-p', '$', '--profile='], 2, ['--profile='])
+expect_error('--peak-gflops without --profile', ['-p', '$', '--peak-gflops', '5'], 2, ['--profile'])
 rc, out, err = run(E, '--version')
 check('--version', rc == 0 and all(w in out for w in (b'fake-bigram', b'embedded', b'1024', b'64', b'x86_64')), out)
 rc, out, err = run(E, '--help')
