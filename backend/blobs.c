@@ -16,8 +16,11 @@
 #include "runtime/runtime.h"    /* rt_weights_check: one definition for both sides */
 
 int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,
-                       uint64_t *hash, Diag *d)
+                       uint64_t *hash, const BackendOptions *o, Diag *d)
 {
+    uint64_t total = 0;         /* the blob's size, for the progress bar */
+    for (int i = 0; i < m->n_weights; i++)
+        total = (total + 63) / 64 * 64 + (uint64_t)shape_numel_const(&m->weights[i].shape) * 4;
     FILE *f = fopen(path, "wb");
     if (!f) {
         diag_file_error(d, path, "cannot write: %s", strerror(errno));
@@ -39,6 +42,7 @@ int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint
         ok = ok && fwrite(buf, 4, (size_t)numel, f) == (size_t)numel;
         free(buf);
         pos += (uint64_t)numel * 4;
+        if (o->progress) o->progress(o->progress_ctx, "weights", pos, total);
     }
     if (fclose(f) != 0) ok = 0;
     if (!ok) {

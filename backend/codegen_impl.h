@@ -29,9 +29,10 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_pro
 void cg_emit_capture(Cg *cg, const Node *n, LLVMValueRef y, LLVMValueRef const *symv);
 
 /* blobs.c: the weights as one f32 blob (64-byte aligned tensors) written to path, with each
- * weight's offset, its check value and its full hash (runtime/runtime.h). */
+ * weight's offset, its check value and its full hash (runtime/runtime.h); o->progress hears
+ * the bytes written after each tensor. */
 int blob_write_weights(const Module *m, const char *path, uint64_t *offset, uint64_t *bytes, uint64_t *check,
-                       uint64_t *hash, Diag *d);
+                       uint64_t *hash, const BackendOptions *o, Diag *d);
 /* The assembly stub that embeds the blobs (.incbin), for the target's assembler. */
 int blob_write_stub(const char *path, const char *weights_path, const char *tokenizer_path,
                     const char *selftest_path, const char *triple, Diag *d);

@@ -91,7 +91,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     const char *wpath = o->weights_external ? beside(&a, o->out, ".weights") : arena_printf(&a, "%s/weights.bin", tmp);
     if (o->progress) o->progress(o->progress_ctx, "weights", 0, 0);
     if (o->emit & EMIT_EXE || o->weights_external) {
-        if (blob_write_weights(m, wpath, woff, &facts.weights_bytes, &facts.weights_check, &facts.weights_hash, d))
+        if (blob_write_weights(m, wpath, woff, &facts.weights_bytes, &facts.weights_check, &facts.weights_hash, o, d))
             goto out;
     } else {
         /* no executable: the offsets are all the object needs */

@@ -335,11 +335,9 @@ int cmd_run(int argc, char **argv)
         diag_error(&d, where, "the prompt cannot be tokenized: %s", rt_tok_strerror((int)n));
         goto out;
     }
-    if (ctx && n + n_new - 1 > ctx) {     /* the last new token is never fed: it needs no position */
-        diag_error(&d, where,
-                   "the prompt (%ld tokens) and %lld new tokens do not fit in the context of %lld positions "
-                   "(they need %lld: every token but the last is fed)",
-                   n, n_new, (long long)ctx, (long long)(n + n_new - 1));
+    if (ctx && n > ctx) {       /* as the executable: a prompt must fit; -n stops at a full context */
+        diag_error(&d, where, "the prompt has %ld tokens, more than the context of %lld positions", n,
+                   (long long)ctx);
         goto out;
     }
     RtForward f = { &s, forward_step, s.vocab, (int)ctx };
@@ -360,6 +358,8 @@ int cmd_run(int argc, char **argv)
     fputc('\n', stdout);
     fflush(stdout);
     if (got < 0) goto out;
+    if (st.stop == RT_STOP_CONTEXT)
+        fprintf(stderr, "kiln: stopped: the context of %lld positions is full\n", (long long)ctx);
     if (show_ids) {
         fputs("prompt ids:", stderr);
         for (long i = 0; i < n; i++) fprintf(stderr, "%s%d", i ? "," : " ", tokens[i]);

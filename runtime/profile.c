@@ -323,6 +323,7 @@ void rt_profile_report(FILE *f)
     fputc('\n', f);
     fprintf(f, "%4s  %-28s %-14s %8s %10.3f %5.1f%%\n", "", "other (forward outside kernels)", "", "",
             1e3 * (prof.forward_seconds - in_kernels), 100 * (prof.forward_seconds - in_kernels) / fwd);
+    fprintf(f, "GB/s counts each operand once per call; above 100%% of the bandwidth peak, it came from cache\n");
     if (prof.out_of_memory) fprintf(f, "profile: out of memory for the trace: some events were not kept\n");
 }
 

@@ -87,9 +87,12 @@ with tempfile.TemporaryDirectory() as tmp:
     long_prompt = os.path.join(tmp, 'long.txt')
     open(long_prompt, 'w').write('and it came to pass ' * 100)
     refused('prompt longer than the context', ['run', model, '-f', long_prompt, '-n', '1'],
-            'long.txt: error: the prompt (501 tokens) and 1 new tokens do not fit in the context of 128 positions')
-    refused('prompt plus -n beyond the context', ['run', model, '-p', 'In the beginning', '-n', '200'],
-            'do not fit in the context of 128 positions')
+            'long.txt: error: the prompt has 501 tokens, more than the context of 128 positions')
+    # as the executable: generation stops when the context is full, and says so
+    rc, out, err = kiln_run('run', model, '-p', 'In the beginning', '-n', '200', '--show-ids')
+    n_prompt, n_gen = len(ids_of(err, 'prompt ids')), len(ids_of(err, 'generated ids'))
+    check('prompt plus -n beyond the context stops at a full context',
+          rc == 0 and 'stopped: the context of 128 positions is full' in err and n_prompt + n_gen - 1 == 128, err)
     refused('invalid UTF-8 on standard input', ['run', model, '-f', '-', '-n', '1'], 'not valid UTF-8: byte 1',
             stdin=b'a\xc3(')
     rc, out, err = kiln_run('run', model, '-p', '', '-n', '5', '--show-ids')
