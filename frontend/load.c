@@ -7,6 +7,7 @@
  * reports every missing weight, not just the first. */
 #include "frontend_impl.h"
 #include "frontend/tokenizer_spm.h"
+#include "frontend/tokenizer_wordpiece.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +185,12 @@ int fe_model_tokenizer(Module *m, Diag *d, void **blob, size_t *size)
         rc = fe_spm_tokenizer_build(d, f0, blob, size);
     else if (strcmp(tf->kind, "hf") == 0 && f0)
         rc = fe_hf_tokenizer_build(d, f0, blob, size);
+    else if (strcmp(tf->kind, "wordpiece") == 0 && f0)      /* XML lowercase="1" (default) */
+        rc = fe_wordpiece_tokenizer_build(d, f0, 1, blob, size);
+    else if (strcmp(tf->kind, "wordpiece_cased") == 0 && f0)    /* lowercase="0" */
+        rc = fe_wordpiece_tokenizer_build(d, f0, 0, blob, size);
     else
-        return 0;       /* a kind this kiln cannot build yet (wordpiece) */
+        return 0;       /* a kind this kiln cannot build */
     if (rc) return rc;
     /* ids the tokenizer makes must be rows of the embedding: no more tokens than the
      * vocabulary (a model may have more rows, padded); llama2.c's file, which does not say

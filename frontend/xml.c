@@ -237,6 +237,14 @@ static void read_decl(Fe *fe, xmlNode *x, const Scope *sc)
             }
             m->tokenizer.files[m->tokenizer.n_files++] = f;
         }
+        /* lowercase="0": a cased vocabulary, kept in the IR as the kind wordpiece_cased */
+        const char *lower = fe_get(fe, sc, x, "lowercase");
+        if (lower && strcmp(kind, "wordpiece") != 0)
+            diag_error(fe->d, fe_attr_loc(fe, x, "lowercase"), "the attribute lowercase is for tokenizer kind wordpiece only");
+        else if (lower && strcmp(lower, "0") == 0)
+            m->tokenizer.kind = "wordpiece_cased";
+        else if (lower && strcmp(lower, "1") != 0)
+            diag_error(fe->d, fe_attr_loc(fe, x, "lowercase"), "lowercase is '%s'; expected 1 (BERT uncased, the default) or 0", lower);
     } else if (strcmp(tag, "state") == 0) {
         read_state(fe, sc, x);
     } else if (strcmp(tag, "repeat") == 0) {

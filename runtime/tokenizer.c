@@ -7,8 +7,8 @@
  * that each merge's result is the concatenation of its parts and each byte's token is that
  * byte, which makes decode(encode(text)) == text hold for any GPT-2 blob it accepts; for the
  * SentencePiece kinds that scores are finite, byte tokens are single bytes and the piece
- * hash holds ids only, with an empty slot to end every probe. The charsmap is checked by
- * spm_norm.c. The one table that cannot be checked as a whole at open time, the charsmap's
+ * hash holds ids only, with an empty slot to end every probe; WordPiece blobs are checked by
+ * wordpiece.c (tok_wordpiece_check). The charsmap is checked by spm_norm.c. The one table that cannot be checked as a whole at open time, the charsmap's
  * double-array trie, is walked with a bounds check at every step instead.
  *
  * rt_tok_encode validates the text as UTF-8 and hands it to the kind's encoder
@@ -124,7 +124,8 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t)
     if (h->magic != RT_TOK_MAGIC)
         return h->magic == __builtin_bswap32(RT_TOK_MAGIC) ? RT_TOK_EENDIAN : RT_TOK_EMAGIC;
     if (h->version != RT_TOK_VERSION) return RT_TOK_EVERSION;
-    if (h->kind != RT_TOK_GPT2 && h->kind != RT_TOK_SPM_BPE && h->kind != RT_TOK_SPM_UNIGRAM)
+    if (h->kind != RT_TOK_GPT2 && h->kind != RT_TOK_SPM_BPE && h->kind != RT_TOK_SPM_UNIGRAM &&
+        h->kind != RT_TOK_WORDPIECE)
         return RT_TOK_EKIND;
     if (h->size > size) return RT_TOK_ETRUNC;
     if (h->size < sizeof(RtTokHeader)) return RT_TOK_ECORRUPT;
@@ -189,8 +190,10 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t)
     t->eos_id = h->eos_id;
     t->unk_id = h->unk_id;
     t->pad_id = h->pad_id;
+    t->cls_id = t->sep_id = t->mask_id = RT_TOK_NO_ID;
 
-    err = t->kind == RT_TOK_GPT2 ? check_gpt2(t, h) : check_spm(t, h);
+    err = t->kind == RT_TOK_GPT2 ? check_gpt2(t, h) :
+          t->kind == RT_TOK_WORDPIECE ? tok_wordpiece_check(t, h) : check_spm(t, h);
     if (err != RT_TOK_OK) memset(t, 0, sizeof *t);
     return err;
 }
@@ -221,6 +224,7 @@ long rt_tok_encode(const RtTokenizer *t, const char *text, size_t len,
     case RT_TOK_GPT2: return tok_gpt2_encode(t, s, len, out, cap, err_at);
     case RT_TOK_SPM_BPE: return tok_spm_bpe_encode(t, s, len, out, cap, err_at);
     case RT_TOK_SPM_UNIGRAM: return tok_spm_unigram_encode(t, s, len, out, cap, err_at);
+    case RT_TOK_WORDPIECE: return tok_wordpiece_encode(t, s, len, out, cap, err_at);
     }
     return RT_TOK_EKIND;
 }
@@ -246,9 +250,19 @@ long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,
         if (cap < 1) return RT_TOK_ENOSPACE;
         ids[n++] = (int32_t)start;
     }
-    if (len == 0) return (long)n;
-    long got = rt_tok_encode(t, text, len, ids + n, cap - n, err_at);
-    return got < 0 ? got : got + (long)n;
+    if (len > 0) {
+        long got = rt_tok_encode(t, text, len, ids + n, cap - n, err_at);
+        if (got < 0) return got;
+        n += (size_t)got;
+    }
+    if ((t->flags & RT_TOK_F_ADD_EOS) && t->eos_id != RT_TOK_NO_ID) {
+        if (cap - n < 1) {
+            *err_at = len;
+            return RT_TOK_ENOSPACE;
+        }
+        ids[n++] = (int32_t)t->eos_id;
+    }
+    return (long)n;
 }
 
 /* ---- decoding ------------------------------------------------------------------ */

@@ -40,7 +40,14 @@
  *   RT_TOK_SPM_BPE      pieces, scores, token_flags, piece_hash, optional byte_ids and
  *                       charsmap; merge by score (llama2.c, SentencePiece BPE); runtime/spm_bpe.c
  *   RT_TOK_SPM_UNIGRAM  the same, Viterbi over the piece scores; runtime/spm_unigram.c
- *   RT_TOK_WORDPIECE    named, not implemented: rt_tok_open answers RT_TOK_EKIND
+ *   RT_TOK_WORDPIECE    pieces, token_flags, piece_hash, unk_id; no scores, merges, byte_ids
+ *                       or charsmap. A piece is " word" for a word-initial vocabulary entry and
+ *                       "ing" for a continuation entry "##ing" (decoding joins pieces and drops
+ *                       the first space: RT_TOK_F_STRIP_FIRST_SPACE); the piece hash holds the
+ *                       entries text can match, keyed by those bytes, so " ing" and "ing" differ.
+ *                       The RT_TOK_FLAG_SPECIAL entries among unk/bos/eos/pad and " [MASK]" are
+ *                       matched whole in the raw text. bos_id = [CLS], eos_id = [SEP];
+ *                       runtime/wordpiece.c
  * The flags word (RT_TOK_F_*) says how text is prepared and decoded; docs/tokenizers.md has
  * the exact rules of each kind.
  *
@@ -66,7 +73,7 @@
 
 enum RtTokKind {
     RT_TOK_GPT2 = 1,            /* GPT-2 byte-level BPE: regex pre-split, merges by rank */
-    RT_TOK_WORDPIECE = 2,       /* BERT WordPiece (not implemented yet) */
+    RT_TOK_WORDPIECE = 2,       /* BERT WordPiece: greedy longest match, "##" continuations */
     RT_TOK_SPM_BPE = 3,         /* merge by score: llama2.c tokenizer.bin, SentencePiece BPE */
     RT_TOK_SPM_UNIGRAM = 4,     /* SentencePiece unigram: best segmentation by score */
 };
@@ -98,7 +105,9 @@ enum {
                                        (SentencePiece without byte fallback) */
     RT_TOK_F_ESCAPE_WS = 256,       /* SentencePiece escape_whitespaces: U+2581 in the text is a
                                        space, like the spaces it stands for */
-    RT_TOK_F_ALL = 511,
+    RT_TOK_F_LOWERCASE = 512,       /* WordPiece: lower-case, NFD, drop Mn (BERT uncased) */
+    RT_TOK_F_ADD_EOS = 1024,        /* a prompt ends with eos_id (rt_tok_prompt; BERT's [SEP]) */
+    RT_TOK_F_ALL = 2047,
 };
 
 typedef struct RtTokHeader {    /* 96 bytes at offset 0 of the blob */
@@ -193,6 +202,10 @@ typedef struct RtTokenizer {
     const uint8_t *token_flags;     /* (n_tokens) or NULL */
     const uint32_t *piece_hash;     /* (hash_slots) or NULL */
     const uint8_t *charsmap;        /* (charsmap_size) or NULL */
+    /* BERT's special tokens, RT_TOK_NO_ID when absent (always for the other kinds): [CLS] and
+     * [SEP] are bos_id and eos_id, [UNK] unk_id, [PAD] pad_id; [MASK] is the special token
+     * whose text is "[MASK]". For the encoder modes of BERT-style models. */
+    uint32_t cls_id, sep_id, mask_id;
 } RtTokenizer;
 
 /* Checks the blob (every offset, count and id; it may come from a corrupted file) and fills
@@ -202,20 +215,23 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t);
 /* Encodes UTF-8 text (len bytes, need not be NUL-terminated) into ids[0..cap). Returns the
  * number of ids, or a negative code: RT_TOK_EUTF8 with *err_at = byte offset of the first
  * invalid or truncated sequence (nothing is encoded then), RT_TOK_ENOSPACE with *err_at =
- * the byte offset of the text not encoded (GPT-2; 0 for the SentencePiece kinds, which
- * encode the text as a whole), RT_TOK_ENOMEM. Special tokens (<|endoftext|>, <s>) in the
- * text are plain text; no BOS is added (see rt_tok_prompt). err_at may be NULL.
+ * the byte offset of the text not encoded (GPT-2; WordPiece: the start of the word that did
+ * not fit; 0 for the SentencePiece kinds, which encode the text as a whole), RT_TOK_ENOMEM.
+ * Special tokens (<|endoftext|>, <s>) in the text are plain text, except WordPiece's
+ * ([CLS], [MASK]...: Hugging Face matches them in the text); no BOS is added (see
+ * rt_tok_prompt). err_at may be NULL.
  * Room: rt_tok_prompt_cap(t, len) ids never fail for lack of space.
- * GPT-2 allocates nothing (a piece longer than 256 bytes is merged in place in ids); the
- * SentencePiece kinds malloc scratch proportional to len and free it before returning
+ * GPT-2 and WordPiece allocate nothing (a GPT-2 piece longer than 256 bytes is merged in
+ * place in ids); the SentencePiece kinds malloc scratch proportional to len and free it before returning
  * (encoding is not part of the decode loop). */
 long rt_tok_encode(const RtTokenizer *t, const char *text, size_t len,
                    int32_t *ids, size_t cap, size_t *err_at);
 
 /* The ids a generation starts from: bos_id first when the tokenizer says so
- * (RT_TOK_F_ADD_BOS), then rt_tok_encode's ids. An empty text gives [bos_id], or [eos_id]
+ * (RT_TOK_F_ADD_BOS), then rt_tok_encode's ids, then eos_id when the tokenizer says so
+ * (RT_TOK_F_ADD_EOS: WordPiece, [CLS] ids [SEP]). An empty text gives [bos_id], or [eos_id]
  * when the tokenizer has no bos_id (GPT-2's <|endoftext|> convention), or RT_TOK_ENOSTART
- * when it has neither. Other errors are rt_tok_encode's, err_at a byte offset in text.
+ * when it has neither (followed by eos_id under RT_TOK_F_ADD_EOS). Other errors are rt_tok_encode's, err_at a byte offset in text.
  * cap >= rt_tok_prompt_cap(t, len) never fails for lack of space. */
 long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,
                    int32_t *ids, size_t cap, size_t *err_at);

@@ -44,6 +44,14 @@ long tok_spm_bpe_encode(const RtTokenizer *t, const uint8_t *s, size_t len, uint
 long tok_spm_unigram_encode(const RtTokenizer *t, const uint8_t *s, size_t len, uint32_t *ids,
                             size_t cap, size_t *err_at);
 
+/* BERT WordPiece (wordpiece.c): the basic tokenizer, then greedy longest match. */
+long tok_wordpiece_encode(const RtTokenizer *t, const uint8_t *s, size_t len, uint32_t *ids,
+                          size_t cap, size_t *err_at);
+
+/* Checks a WordPiece blob's arrays and flags (wordpiece.c) and sets cls_id, sep_id, mask_id.
+ * Returns RT_TOK_OK or RT_TOK_ECORRUPT. */
+int tok_wordpiece_check(RtTokenizer *t, const RtTokHeader *h);
+
 /* SentencePiece's normalizer (spm_norm.c): the charsmap, whitespace rules, dummy prefix and
  * U+2581, as the flags say. Returns a malloc'd string of *out_len bytes (the caller frees
  * it), or NULL when out of memory. The text is valid UTF-8 and not empty; the result may be

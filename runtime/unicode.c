@@ -5,7 +5,8 @@
  * (C0, C1, E0 80..9F, F0 80..8F), UTF-16 surrogates (ED A0..BF) and code points above
  * U+10FFFF (F4 90.., F5..FF) without decoding first and checking after. A class lookup
  * bisects a sorted range table from unicode_tables.c: at most 10 probes for the largest
- * table (700 ranges), no per-code-point data. */
+ * table (700 ranges), no per-code-point data. The fold map (uni_fold_cp) bisects its runs the
+ * same way. */
 #include "runtime/unicode_impl.h"
 
 int uni_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
@@ -85,3 +86,75 @@ int uni_is_mark_mn(uint32_t cp) { return uni_in(uni_mark_mn, uni_mark_mn_n, cp);
 int uni_is_zs(uint32_t cp) { return uni_in(uni_zs, uni_zs_n, cp); }
 int uni_is_other(uint32_t cp) { return uni_in(uni_other, uni_other_n, cp); }
 int uni_is_cjk(uint32_t cp) { return uni_in(uni_cjk, uni_cjk_n, cp); }
+
+int uni_fold_cp(uint32_t cp, uint32_t out[3])
+{
+    if (cp < 0x80) {
+        out[0] = cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+        return 1;
+    }
+    if (cp >= 0xAC00 && cp <= 0xD7A3) {     /* Hangul: L + V (+ T), Unicode 3.12 */
+        uint32_t s = cp - 0xAC00, t = s % 28;
+        out[0] = 0x1100 + s / (21 * 28);
+        out[1] = 0x1161 + (s % (21 * 28)) / 28;
+        if (t == 0) return 2;
+        out[2] = 0x11A7 + t;
+        return 3;
+    }
+    if (uni_is_mark_mn(cp)) return 0;
+    unsigned lo = 0, hi = uni_fold_n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        const UniFold *f = &uni_fold[mid];
+        uint32_t first = f->key >> 11, last = first + (f->key >> 2 & 511), step = f->key & 3;
+        if (cp < first) hi = mid;
+        else if (cp > last) lo = mid + 1;
+        else {
+            if (step == 0) out[0] = (uint32_t)f->delta;
+            else if ((cp - first) % step == 0) out[0] = (uint32_t)((int32_t)cp + f->delta);
+            else out[0] = cp;
+            return 1;
+        }
+    }
+    lo = 0, hi = uni_fold_multi_n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        const UniFoldMulti *m = &uni_fold_multi[mid];
+        if (cp < m->cp) hi = mid;
+        else if (cp > m->cp) lo = mid + 1;
+        else {
+            int n = 0;
+            while (n < 3 && m->to[n]) {
+                out[n] = m->to[n];
+                n++;
+            }
+            return n;
+        }
+    }
+    out[0] = cp;
+    return 1;
+}
+
+int uni_utf8_encode(uint32_t cp, uint8_t *out)
+{
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xC0 | cp >> 6);
+        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xE0 | cp >> 12);
+        out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | cp >> 18);
+    out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}

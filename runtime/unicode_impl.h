@@ -35,6 +35,24 @@ extern const unsigned uni_other_n;
 extern const UniRange uni_cjk[];                 /* CJK ideograph blocks (BERT's list) */
 extern const unsigned uni_cjk_n;
 
+/* The fold map of BERT's uncased tokenizer (see scripts/gen_unicode_tables.py). A run lo..hi
+ * maps c to c + delta (step 1: every c; step 2: c - lo even, the others stay), or every c to
+ * the code point delta (step 0). key = lo << 11 | (hi - lo) << 2 | step. */
+typedef struct UniFold {
+    uint32_t key;
+    int32_t delta;
+} UniFold;
+
+typedef struct UniFoldMulti {       /* cp folds to to[0..2], 0 ends a shorter result */
+    uint32_t cp;
+    uint32_t to[3];
+} UniFoldMulti;
+
+extern const UniFold uni_fold[];
+extern const unsigned uni_fold_n;
+extern const UniFoldMulti uni_fold_multi[];
+extern const unsigned uni_fold_multi_n;
+
 /* Decodes one code point from s[0..n) (n >= 1) into *cp and returns its length in bytes
  * (1..4), or 0 when the bytes there are not valid UTF-8 (then *cp is U+FFFD). */
 int uni_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
@@ -54,5 +72,14 @@ int uni_is_mark_mn(uint32_t cp);
 int uni_is_zs(uint32_t cp);
 int uni_is_other(uint32_t cp);      /* general category C* */
 int uni_is_cjk(uint32_t cp);
+
+/* BERT's uncased normalization of one code point: lower-case, canonical decomposition (NFD),
+ * nonspacing marks (Mn) dropped. Writes 0 to 3 code points to out and returns their count
+ * (0 for a mark). Hangul syllables decompose into their 2 or 3 jamo arithmetically. */
+int uni_fold_cp(uint32_t cp, uint32_t out[3]);
+
+/* Appends cp's UTF-8 encoding (1..4 bytes; cp <= U+10FFFF, no surrogate) to out and returns
+ * its length. */
+int uni_utf8_encode(uint32_t cp, uint8_t *out);
 
 #endif

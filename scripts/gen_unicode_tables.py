@@ -18,6 +18,13 @@ Tables:
   zs       Zs
   other    C* (Cc Cf Cs Co Cn: control, format, surrogate, private use, unassigned)
   cjk      the CJK ideograph blocks of BERT's _is_chinese_char (a fixed list, not a category)
+
+The fold map (BERT uncased: lower-case, NFD, drop Mn, one character at a time) maps each code
+point c that is not Mn to strip_mn(nfd(c.lower())) where that differs from c. Hangul syllables
+(U+AC00-D7A3) are left out: their NFD is arithmetic (runtime/unicode.c). Results of one code
+point are runs in uni_fold (UniFold: lo..hi map to c + delta, every code point of the run or,
+with step 2, every other one from lo; or all to the one code point delta when step is 0;
+packed in 8 bytes: key = lo << 11 | (hi - lo) << 2 | step); results of two or three code points are uni_fold_multi (UniFoldMulti, sorted by cp).
 """
 import os
 import sys
@@ -55,6 +62,53 @@ def merge(rs):
     return out
 
 
+def fold_map(cat):
+    """{cp: folded string} for the code points the fold changes (see the docstring)."""
+    out = {}
+    for cp in range(MAX_CP + 1):
+        if 0xAC00 <= cp <= 0xD7A3 or cat[cp] == 'Mn':
+            continue
+        r = ''.join(x for x in unicodedata.normalize('NFD', chr(cp).lower())
+                    if unicodedata.category(x) != 'Mn')
+        if r != chr(cp):
+            out[cp] = r
+    return out
+
+
+def fold_runs(single):
+    """Runs (lo, hi, delta, step) covering the sorted {cp: target} pairs of single: a run
+    grows while the next pair keeps its delta (step 1 or 2) or its one target (step 0)."""
+    runs = []
+    for cp, t in sorted(single.items()):
+        if runs:
+            lo, hi, d, st = runs[-1]
+            if lo == hi and cp in (lo + 1, lo + 2) and t - cp == single[lo] - lo:
+                runs[-1] = (lo, cp, t - cp, cp - lo)
+                continue
+            if lo == hi and cp == lo + 1 and t == single[lo]:
+                runs[-1] = (lo, cp, t, 0)
+                continue
+            if lo < hi and st and cp == hi + st and t - cp == d:
+                runs[-1] = (lo, cp, d, st)
+                continue
+            if lo < hi and st == 0 and cp == hi + 1 and t == d:
+                runs[-1] = (lo, cp, d, 0)
+                continue
+        runs.append((cp, cp, t - cp, 1))
+    return runs
+
+
+def check_runs(runs, single):
+    got = {}
+    for lo, hi, d, st in runs:
+        for cp in range(lo, hi + 1):
+            if st == 0:
+                got[cp] = d
+            elif (cp - lo) % st == 0:
+                got[cp] = cp + d
+    assert got == single, 'fold runs do not reproduce the map'
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, '..', 'runtime', 'unicode_tables.c')
@@ -86,6 +140,28 @@ def main():
                 f.write('   ' + ''.join(' {0x%04X, 0x%04X},' % r for r in rs[i:i + 4]) + '\n')
             f.write('};\n')
             f.write('const unsigned uni_%s_n = %d;\n' % (name, len(rs)))
+        fm = fold_map(cat)
+        single = {cp: ord(r) for cp, r in fm.items() if len(r) == 1}
+        multi = sorted((cp, r) for cp, r in fm.items() if len(r) > 1)
+        runs = fold_runs(single)
+        check_runs(runs, single)
+        assert all(len(r) <= 3 for _, r in multi)
+        f.write('\n/* fold (lower-case, NFD, drop Mn) to one code point: %d runs for %d code points */\n'
+                % (len(runs), len(single)))
+        f.write('const UniFold uni_fold[] = {\n')
+        assert all(hi - lo < 512 and hi <= MAX_CP for lo, hi, _, _ in runs)
+        packed = [((lo << 11) | ((hi - lo) << 2) | st, d) for lo, hi, d, st in runs]
+        for i in range(0, len(packed), 4):
+            f.write('   ' + ''.join(' {0x%08X, %d},' % r for r in packed[i:i + 4]) + '\n')
+        f.write('};\n')
+        f.write('const unsigned uni_fold_n = %d;\n' % len(runs))
+        f.write('\n/* fold to two or three code points: %d */\n' % len(multi))
+        f.write('const UniFoldMulti uni_fold_multi[] = {\n')
+        for cp, r in multi:
+            cps = [ord(x) for x in r] + [0] * (3 - len(r))
+            f.write('    {0x%04X, {0x%04X, 0x%04X, 0x%04X}},\n' % (cp, cps[0], cps[1], cps[2]))
+        f.write('};\n')
+        f.write('const unsigned uni_fold_multi_n = %d;\n' % len(multi))
 
 
 if __name__ == '__main__':
