@@ -196,7 +196,10 @@ static int emit_node(Work *w, Out *o, uint32_t root)
     w->stack[top++] = root;
     while (top > 0) {
         const Node *nd = &w->node[w->stack[--top]];
-        if (nd->left != RT_TOK_NO_ID && (tok_flags(w->t, nd->id) & RT_TOK_FLAG_UNUSED)) {
+        /* a half that is an unknown character (no id: only a made-up table merges one) keeps
+         * the piece whole */
+        if (nd->left != RT_TOK_NO_ID && (tok_flags(w->t, nd->id) & RT_TOK_FLAG_UNUSED) &&
+            w->node[nd->left].id != RT_TOK_NO_ID && w->node[nd->right].id != RT_TOK_NO_ID) {
             w->stack[top++] = nd->right;
             w->stack[top++] = nd->left;
         } else if (!put(o, nd->id)) {

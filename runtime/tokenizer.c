@@ -232,8 +232,8 @@ long rt_tok_encode(const RtTokenizer *t, const char *text, size_t len,
 size_t rt_tok_prompt_cap(const RtTokenizer *t, size_t len)
 {
     size_t k = t->max_expand ? t->max_expand : 1;
-    if (len > (SIZE_MAX - 2) / k) return SIZE_MAX;
-    return len * k + 2;
+    if (len > (SIZE_MAX - 3) / k) return SIZE_MAX;
+    return len * k + 3;         /* a dummy prefix, a BOS and an EOS */
 }
 
 long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,

@@ -237,8 +237,8 @@ long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,
                    int32_t *ids, size_t cap, size_t *err_at);
 
 /* A bound on the ids rt_tok_prompt (and rt_tok_encode) make of len bytes of text:
- * len * max_expand + 2 (one id per byte of normalized text, a dummy prefix and a BOS).
- * For GPT-2 and llama2.c that is len + 2. Returns SIZE_MAX if it would overflow. */
+ * len * max_expand + 3 (one id per byte of normalized text, a dummy prefix, a BOS and an
+ * EOS). For GPT-2 and llama2.c that is len + 3. Returns SIZE_MAX if it would overflow. */
 size_t rt_tok_prompt_cap(const RtTokenizer *t, size_t len);
 
 /* The bytes of token id (not NUL-terminated; possibly part of a UTF-8 character, the next

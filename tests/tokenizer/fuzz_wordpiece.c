@@ -160,8 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             b[off] ^= rest[i + 2];
         }
         RtTokenizer t;
-        /* a flipped kind makes it another kind's blob: fuzz_spm's business */
-        if (rt_tok_open(b, small_size, &t) == RT_TOK_OK && t.kind == RT_TOK_WORDPIECE) {
+        /* a flipped kind makes it another kind's blob: its promises hold too (this found a
+         * SentencePiece BPE blob whose unused merge split into an unknown half, and a prompt
+         * cap one id short for a dummy prefix + BOS + EOS) */
+        if (rt_tok_open(b, small_size, &t) == RT_TOK_OK) {
             static const char text[] = "hello worlds, unaffable the [SEP] \xe4\xb8\xad";
             check_encode(&t, (const uint8_t *)text, sizeof text - 1, 0);
         }

@@ -360,7 +360,7 @@ static void rule_tests(void)
     int32_t ids[8];
     CHECK(rt_tok_prompt(&t, "", 0, ids, 8, NULL) == 1 && ids[0] == 1, "empty prompt is [bos]");
     CHECK(rt_tok_prompt(&t, "a", 1, ids, 1, NULL) == RT_TOK_ENOSPACE, "prompt without room");
-    CHECK(rt_tok_prompt_cap(&t, 10) == 12, "prompt cap %zu", rt_tok_prompt_cap(&t, 10));
+    CHECK(rt_tok_prompt_cap(&t, 10) == 13, "prompt cap %zu", rt_tok_prompt_cap(&t, 10));
     size_t err_at = 99;
     CHECK(rt_tok_prompt(&t, "a\xFF", 2, ids, 8, &err_at) == RT_TOK_EUTF8 && err_at == 1, "bad UTF-8 in a prompt");
     /* decoding after BOS: one space less, but not of a byte token */
