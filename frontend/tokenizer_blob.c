@@ -145,3 +145,15 @@ int tok_blob_write(TokBlob *b, Diag *d, const char *name, void **blob, size_t *s
     *size = off;
     return 0;
 }
+
+int tok_build_file(Diag *d, const char *path, TokBuildMem *build, void **blob, size_t *size)
+{
+    *blob = NULL;
+    *size = 0;
+    size_t len = 0;
+    char *data = file_read_all(d, path, &len);
+    if (!data) return -1;
+    int rc = build(d, path, data, len, blob, size);
+    free(data);
+    return rc;
+}

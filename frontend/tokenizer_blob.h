@@ -54,4 +54,9 @@ uint32_t tok_blob_find(const TokBlob *b, const void *s, size_t n);
  * the file name, when the tables would not fit the format's limits. */
 int tok_blob_write(TokBlob *b, Diag *d, const char *name, void **blob, size_t *size);
 
+/* A loader over a file's bytes (name for messages), and the same over the file at path:
+ * reads it whole, runs build, frees it. 0 with *blob malloc'd, or -1 after reporting. */
+typedef int TokBuildMem(Diag *d, const char *name, const void *data, size_t len, void **blob, size_t *size);
+int tok_build_file(Diag *d, const char *path, TokBuildMem *build, void **blob, size_t *size);
+
 #endif

@@ -12,6 +12,7 @@
  * type, a normalizer, a pre-tokenizer that is not ByteLevel, SentencePiece-style BPE with
  * byte_fallback (Llama 2's folders) — is reported as not supported, naming the field. */
 #include "frontend/tokenizer_spm.h"
+#include "frontend/tokenizer_blob.h"
 #include "frontend/tokenizer_gpt2.h"
 
 #include <json-c/json.h>
@@ -239,12 +240,5 @@ int fe_hf_tokenizer_build_mem(Diag *d, const char *name, const void *data, size_
 
 int fe_hf_tokenizer_build(Diag *d, const char *path, void **blob, size_t *size)
 {
-    *blob = NULL;
-    *size = 0;
-    size_t len = 0;
-    char *data = file_read_all(d, path, &len);
-    if (!data) return -1;
-    int rc = fe_hf_tokenizer_build_mem(d, path, data, len, blob, size);
-    free(data);
-    return rc;
+    return tok_build_file(d, path, fe_hf_tokenizer_build_mem, blob, size);
 }

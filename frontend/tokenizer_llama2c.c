@@ -160,12 +160,5 @@ int fe_llama2c_tokenizer_build_mem(Diag *d, const char *name, const void *data, 
 
 int fe_llama2c_tokenizer_build(Diag *d, const char *path, void **blob, size_t *size)
 {
-    *blob = NULL;
-    *size = 0;
-    size_t len = 0;
-    char *data = file_read_all(d, path, &len);
-    if (!data) return -1;
-    int rc = fe_llama2c_tokenizer_build_mem(d, path, data, len, blob, size);
-    free(data);
-    return rc;
+    return tok_build_file(d, path, fe_llama2c_tokenizer_build_mem, blob, size);
 }
