@@ -4,6 +4,7 @@
  * IR printed before or after a pass is the .kir text form, valid input to `kiln compile`,
  * so `--stop-after=P` gives a module to continue from. */
 #include "passes/passes.h"
+#include "support/diag.h"
 
 #include <errno.h>
 #include <string.h>
@@ -56,7 +57,12 @@ static int check_list(const char *list, const char *option, int allow_all, Diag 
             for (int i = 0; i < pass_count; i++)
                 k += (size_t)snprintf(known + k, k < sizeof known ? sizeof known - k : 0, "%s%s", i ? ", " : "",
                                       pass_pipeline[i].name);
-            diag_error(d, loc_make(0, 0, 0), "%s: unknown pass '%s' (passes: %s)", option, name, known);
+            Suggest near = suggest_start(name);
+            for (int i = 0; i < pass_count; i++) suggest_try(&near, pass_pipeline[i].name);
+            if (near.best)
+                diag_error(d, loc_make(0, 0, 0), "%s: unknown pass '%s'; did you mean '%s'? (passes: %s)", option,
+                           name, near.best, known);
+            else diag_error(d, loc_make(0, 0, 0), "%s: unknown pass '%s' (passes: %s)", option, name, known);
             return -1;
         }
         p = e ? e + 1 : p + len;
