@@ -79,6 +79,9 @@ typedef struct KernelSites {
     int n, cap;
 } KernelSites;
 
+/* Whether node n is a kernel call of forward (not an input, a weight or an alias: forward.c). */
+int cg_is_call_site(const Node *n);
+
 /* Emits the kernel of every node of g that forward calls (cg_kernel), in graph order,
  * filling ks; o's progress hook hears "kernels" after each node. */
 void cg_emit_kernels(Cg *cg, const Graph *g, const BackendOptions *o, KernelSites *ks);

@@ -23,23 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether forward lowers n to a kernel call (forward.c: inputs and weights are pointers,
- * reshapes and takes that alias their input are views). */
-static int has_kernel(const Node *n)
-{
-    if (n->op == OP_INPUT || n->op == OP_WEIGHT) return 0;
-    if ((n->op == OP_RESHAPE || n->op == OP_TAKE) && plan_is_alias(n)) return 0;
-    return 1;
-}
-
 void cg_emit_kernels(Cg *cg, const Graph *g, const BackendOptions *o, KernelSites *ks)
 {
     uint64_t total = 0, done = 0;
-    for (int i = 0; i < g->n_nodes; i++) total += (uint64_t)has_kernel(g->nodes[i]);
+    for (int i = 0; i < g->n_nodes; i++) total += (uint64_t)cg_is_call_site(g->nodes[i]);
     if (o->progress) o->progress(o->progress_ctx, "kernels", 0, total);
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
-        if (!has_kernel(n)) continue;
+        if (!cg_is_call_site(n)) continue;
         LLVMValueRef fn = cg_kernel(cg, n);
         int s = 0;
         while (s < ks->n && ks->v[s].fn != fn) s++;

@@ -230,8 +230,7 @@ static LLVMValueRef alias_ptr(Cg *cg, const Node *n, LLVMValueRef src, LLVMValue
     return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), src, &bytes, 1, n->name);
 }
 
-/* Whether node n is a kernel call of forward (not an input, a weight or an alias). */
-static int is_call_site(const Node *n)
+int cg_is_call_site(const Node *n)
 {
     if (n->op == OP_INPUT || n->op == OP_WEIGHT) return 0;
     if ((n->op == OP_RESHAPE || n->op == OP_TAKE) && plan_is_alias(n)) return 0;
@@ -321,7 +320,7 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         for (int j = 0; j < n->n_in; j++) args[1 + j] = ptr[n->in[j]->id];
         if (op_info[n->op].flags & OPF_STATE) args[6] = at(cg, arena, plan->state_offset[n->ref], "state");
         LLVMValueRef k = cg_kernel(cg, n);
-        KILN_ASSERT(k && is_call_site(n));
+        KILN_ASSERT(k && cg_is_call_site(n));
         LLVMValueRef site_v = i64c(cg, (uint64_t)site++);
         if (profiled) LLVMBuildCall2(cg->b, enter_ty, prof_enter, &site_v, 1, "");
         /* if (work >= kiln_parallel_min_work) kiln_parallel(k, args, work); else k(args, 0, 1) */
@@ -401,7 +400,7 @@ static LLVMValueRef sites_table(Cg *cg, const Graph *g, int64_t *n_sites)
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *node = g->nodes[i];
-        if (!is_call_site(node)) continue;
+        if (!cg_is_call_site(node)) continue;
         LLVMValueRef v[2] = { cstring(cg, node->name, "kiln.site"), cstring(cg, op_name(node->op), "kiln.op") };
         rows[n++] = LLVMConstStructInContext(cg->ctx, v, 2, 0);
     }
