@@ -100,13 +100,7 @@ static int check_spm(RtTokenizer *t, const RtTokHeader *h)
             if (!is_byte && id != t->unk_id) return RT_TOK_ECORRUPT;
         }
     }
-    uint32_t empty = 0;
-    for (uint32_t i = 0; i <= t->hash_mask; i++) {
-        uint32_t id = t->piece_hash[i];
-        if (id == RT_TOK_NO_ID) empty++;
-        else if (id >= t->n_tokens) return RT_TOK_ECORRUPT;
-    }
-    if (empty == 0) return RT_TOK_ECORRUPT;     /* an empty slot ends every probe */
+    if (!tok_piece_hash_ok(t)) return RT_TOK_ECORRUPT;
     /* a character that is no piece needs somewhere to go */
     if (t->unk_id == RT_TOK_NO_ID && (!t->byte_ids || (h->flags & RT_TOK_F_MERGE_UNKNOWN)))
         return RT_TOK_ECORRUPT;
@@ -196,6 +190,17 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t)
           t->kind == RT_TOK_WORDPIECE ? tok_wordpiece_check(t, h) : check_spm(t, h);
     if (err != RT_TOK_OK) memset(t, 0, sizeof *t);
     return err;
+}
+
+int tok_piece_hash_ok(const RtTokenizer *t)
+{
+    uint32_t empty = 0;
+    for (uint32_t i = 0; i <= t->hash_mask; i++) {
+        uint32_t id = t->piece_hash[i];
+        if (id == RT_TOK_NO_ID) empty++;
+        else if (id >= t->n_tokens) return 0;
+    }
+    return empty > 0;       /* an empty slot ends every probe */
 }
 
 uint32_t tok_find_piece(const RtTokenizer *t, const uint8_t *s, size_t n)

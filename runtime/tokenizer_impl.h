@@ -32,6 +32,10 @@ static inline unsigned tok_flags(const RtTokenizer *t, uint32_t id)
  * without a piece hash). tokenizer.c. */
 uint32_t tok_find_piece(const RtTokenizer *t, const uint8_t *s, size_t n);
 
+/* Whether the piece hash holds only ids in range and at least one empty slot (which ends
+ * every probe of tok_find_piece). tokenizer.c. */
+int tok_piece_hash_ok(const RtTokenizer *t);
+
 /* GPT-2 byte-level BPE (bpe.c). */
 long tok_gpt2_encode(const RtTokenizer *t, const uint8_t *s, size_t len, uint32_t *ids,
                      size_t cap, size_t *err_at);

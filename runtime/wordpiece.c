@@ -195,13 +195,7 @@ int tok_wordpiece_check(RtTokenizer *t, const RtTokHeader *h)
         if (n < 2 || p[0] != ' ') return RT_TOK_ECORRUPT;
         if (n == 7 && memcmp(p, " [MASK]", 7) == 0 && t->mask_id == RT_TOK_NO_ID) t->mask_id = i;
     }
-    uint32_t empty = 0;
-    for (uint32_t i = 0; i <= t->hash_mask; i++) {
-        uint32_t id = t->piece_hash[i];
-        if (id == RT_TOK_NO_ID) empty++;
-        else if (id >= t->n_tokens) return RT_TOK_ECORRUPT;
-    }
-    if (empty == 0) return RT_TOK_ECORRUPT;     /* an empty slot ends every probe */
+    if (!tok_piece_hash_ok(t)) return RT_TOK_ECORRUPT;
     t->cls_id = t->bos_id;
     t->sep_id = t->eos_id;
     return RT_TOK_OK;
