@@ -116,7 +116,8 @@ static int write_report(const Module *m, const FusionReport *r, const char *to, 
 #define SELFTEST_TEXT "The quick brown fox jumps over the lazy dog."
 #define SELFTEST_MAX 16
 
-static int selftest_reference(Module *m, BackendOptions *o, double perturb, Diag *d)
+static int selftest_reference(Module *m, BackendOptions *o, const void *blob, size_t blob_size, double perturb,
+                              Diag *d)
 {
     const Graph *g = m->n_graphs == 1 ? m->graphs[0] : ir_module_graph(m, "forward");
     int s_seq = ir_module_sym(m, "seq"), s_past = ir_module_sym(m, "past"), li = -1;
@@ -132,19 +133,12 @@ static int selftest_reference(Module *m, BackendOptions *o, double perturb, Diag
     if (most > SELFTEST_MAX) most = SELFTEST_MAX;
     int32_t *ids = xmalloc(SELFTEST_MAX * sizeof *ids);
     long n = 0;
-    void *blob = NULL;
-    size_t blob_size = 0;
-    if (fe_model_tokenizer(m, d, &blob, &blob_size)) {
-        free(ids);
-        return -1;
-    }
     RtTokenizer tok;
     if (blob && rt_tok_open(blob, blob_size, &tok) == RT_TOK_OK) {
         size_t len = strlen(SELFTEST_TEXT), cap = rt_tok_prompt_cap(&tok, len);
         ids = xrealloc(ids, cap * sizeof *ids);
         n = rt_tok_prompt(&tok, SELFTEST_TEXT, len, ids, cap, NULL);
     }
-    free(blob);
     if (n <= 0)
         for (n = 0; n < 8; n++) ids[n] = (int32_t)(n % vocab);
     if (n > most) n = most;
@@ -263,7 +257,9 @@ int cmd_compile(int argc, char **argv)
     if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "frontend", clock_seconds() - t0);
     if (selftest) {
         t0 = clock_seconds();
-        if (selftest_reference(m, &o, selftest_perturb, &d)) goto out;
+        /* the tokenizer the executable embeds (built once: below only when still missing) */
+        if (fe_model_tokenizer(m, &d, &tok, &o.tokenizer_bytes)) goto out;
+        if (selftest_reference(m, &o, tok, o.tokenizer_bytes, selftest_perturb, &d)) goto out;
         if (o.verbose) fprintf(stderr, "kiln: %-22s %8.3f s\n", "selftest (interpreter)", clock_seconds() - t0);
     }
     t0 = clock_seconds();
@@ -289,7 +285,7 @@ int cmd_compile(int argc, char **argv)
         } else {
             o.out = out;
         }
-        if ((o.emit & EMIT_EXE) && fe_model_tokenizer(m, &d, &tok, &o.tokenizer_bytes)) goto out;
+        if ((o.emit & EMIT_EXE) && !tok && fe_model_tokenizer(m, &d, &tok, &o.tokenizer_bytes)) goto out;
         o.tokenizer = tok;
         if (backend_compile(m, &o, &d)) goto out;
         progress_end(&progress);
