@@ -16,12 +16,18 @@ typedef struct ModelFacts {
     const int32_t *selftest_tokens;     /* (selftest_n); the logits go in the blobs stub */
 } ModelFacts;
 
-/* forward.c */
-const Graph *cg_forward_graph(const Module *m, Diag *d, const Node **logits);
+/* forward.c: the graph an executable runs, as runtime/model.h describes it */
+typedef struct ExeGraph {
+    const Graph *g;
+    int kind;                   /* KILN_DECODER (the module has `past` or a state) or KILN_ENCODER */
+    const Node *logits;         /* the output `logits`, or NULL (an encoder without one) */
+    int64_t vocab;              /* logits' last dim, or the rows of the table `tokens` indexes */
+    int64_t max_batch;          /* the bound of batch, 1 without one */
+} ExeGraph;
+int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x);
 /* profiled: the variant that calls kiln_profile_enter/exit around every kernel call */
-LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
-                             const Node *logits, int profiled);
-void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const Graph *g,
+LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset, int profiled);
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const ExeGraph *x,
                           const ModelFacts *f);
 
 /* capture.c: kiln_capture(n's index, y, n's bytes at this call's symbols symv) after node

@@ -65,15 +65,16 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
                    strerror(errno));
         return -1;
     }
-    const Node *logits;
-    const Graph *g = cg_forward_graph(m, d, &logits);
-    if (!g || pass_plan_memory(m, g, &plan, d)) goto out;
+    ExeGraph x;
+    if (cg_forward_graph(m, d, &x)) goto out;
+    const Graph *g = x.g;
+    if (pass_plan_memory(m, g, &plan, d)) goto out;
     phase(o, "memory plan", &t);
 
     /* weights */
     ModelFacts facts = { 0 };
     facts.name = m->name ? m->name : "model";
-    facts.vocab = logits->shape.d[2].k;
+    facts.vocab = x.vocab;
     int s_seq = ir_module_sym(m, "seq"), s_past = ir_module_sym(m, "past");
     facts.max_seq = m->syms[s_seq].max;
     facts.max_positions = s_past ? m->syms[s_past].max : facts.max_seq;
@@ -111,11 +112,11 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     if (cg_init(&cg, m, o, d)) goto out;
     cg.capture = o->capture;
     cg_emit_kernels(&cg, g, o, &sites);     /* forward finds them made */
-    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, logits, 0);
-    LLVMValueRef fwd_profiled = cg_emit_forward(&cg, g, &plan, woff, logits, 1);
+    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, 0);
+    LLVMValueRef fwd_profiled = cg_emit_forward(&cg, g, &plan, woff, 1);
     facts.selftest_n = o->selftest_n;
     facts.selftest_tokens = o->selftest_tokens;
-    cg_emit_model_record(&cg, fwd, fwd_profiled, g, &facts);
+    cg_emit_model_record(&cg, fwd, fwd_profiled, &x, &facts);
     if (o->debug_info) cg_debug_info(&cg, g, &sites, (LLVMValueRef[]){ fwd, fwd_profiled }, 2);
     /* kernels are the module's own: internal, so LLVM may inline and specialize them */
     for (LLVMValueRef f = LLVMGetFirstFunction(cg.mod); f; f = LLVMGetNextFunction(f)) {

@@ -1,13 +1,14 @@
 /* forward.c — the generated `forward` function and the `kiln_model` record.
  *
- *     const float *forward(ptr arena, ptr weights, ptr tokens, i64 seq, i64 past)
+ *     void forward(ptr arena, ptr weights, ptr inputs, i64 batch, i64 seq, i64 past, ptr outputs)
  *
- * binds the symbols (batch = 1, seq, past; every other symbol at its bound), then calls one
+ * (kiln_model.run) binds the symbols batch, seq and past to its arguments, then calls one
  * kernel per node in graph order, each on pointers into the arena (planned by
- * pass_plan_memory), the weights blob (offsets from the blob layout) or the tokens. Aliases
- * (plan_is_alias) cost nothing: a reshape names its source's storage, a take along axis 0
- * the block at index × its size in it, sized with this call's symbols (the sum and the norm
- * of a fused add+norm). The result is the `logits` output.
+ * pass_plan_memory, for every symbol at its bound), the weights blob (offsets from the blob
+ * layout) or the caller's inputs[k]. Aliases (plan_is_alias) cost nothing: a reshape names
+ * its source's storage, a take along axis 0 the block at index × its size in it, sized with
+ * this call's symbols (the sum and the norm of a fused add+norm). At the end outputs[j] is
+ * set to the storage of the graph's output j.
  * Values and calls carry the node names, so the emitted IR reads like the model.
  *
  * Threads (runtime/model.h). Each call site computes the node's work at this call's symbol
@@ -37,37 +38,121 @@
 
 #include "runtime/model.h"
 
-/* The graph an executable runs: `forward`, one i32 input (batch, seq), a `logits` output
- * (batch, seq, vocab) with batch 1 or a symbol whose run value is 1. */
-const Graph *cg_forward_graph(const Module *m, Diag *d, const Node **logits)
+/* A dim of an input or output as KilnTensor has it: its size, KILN_DIM_BATCH or
+ * KILN_DIM_SEQ; 0 (a size no tensor has) for any other. */
+static int64_t io_dim(const Module *m, Dim d)
 {
+    int batch = ir_module_sym(m, "batch"), seq = ir_module_sym(m, "seq");
+    if (dim_is_const(d)) return d.k > 0 ? d.k : 0;
+    if (batch && dim_eq(d, dim_sym(batch))) return KILN_DIM_BATCH;
+    if (seq && dim_eq(d, dim_sym(seq))) return KILN_DIM_SEQ;
+    return 0;
+}
+
+/* An encoder: no past, no state, and more inputs than tokens, or no logits, or a family of
+ * encoders; else a decoder (a model without a KV cache generates too, recomputing). */
+static int is_encoder(const Module *m, const Graph *g)
+{
+    static const char *const families[] = { "bert", "albert", "distilbert", "electra", "roberta" };
+    if (ir_module_sym(m, "past")) return 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (op_info[g->nodes[i]->op].flags & OPF_STATE) return 0;
+    if (g->n_inputs > 1) return 1;
+    int logits = 0;
+    for (int i = 0; i < g->n_outputs; i++) logits |= !strcmp(g->outputs[i].name, "logits");
+    if (!logits) return 1;
+    for (size_t i = 0; m->family && i < sizeof families / sizeof families[0]; i++)
+        if (!strcmp(m->family, families[i])) return 1;
+    return 0;
+}
+
+/* The graph an executable runs: `forward` (or the only graph), whose symbols are batch, seq
+ * and past. A decoder (is_encoder says which) takes one input tokens i32[batch, seq] and gives
+ * logits f32[batch, seq, vocab], at batch 1. An encoder takes tokens and optionally
+ * token_types and valid, each i32[batch, seq], and gives f32 outputs whose dims are sizes,
+ * batch or seq (runtime/model.h names the ones the runtime uses). */
+int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
+{
+    memset(x, 0, sizeof *x);
     const Graph *g = m->n_graphs == 1 ? m->graphs[0] : ir_module_graph(m, "forward");
     if (!g) {
         diag_error(d, m->loc, "an executable runs one graph named 'forward'; this model has %d graphs", m->n_graphs);
-        return NULL;
-    }
-    int seq = ir_module_sym(m, "seq");
-    const Node *in = g->n_inputs == 1 ? g->inputs[0] : NULL;
-    if (!in || in->dtype != DT_I32 || in->shape.rank != 2 || !seq || !dim_eq(in->shape.d[1], dim_sym(seq))) {
-        diag_error(d, g->loc, "graph '%s' must take one input tokens i32[batch, seq] to become an executable", g->name);
-        return NULL;
-    }
-    *logits = NULL;
-    for (int i = 0; i < g->n_outputs; i++)
-        if (!strcmp(g->outputs[i].name, "logits")) *logits = g->outputs[i].node;
-    const Node *l = *logits;
-    if (!l || l->shape.rank != 3 || !dim_eq(l->shape.d[1], dim_sym(seq)) || !dim_is_const(l->shape.d[2])) {
-        diag_error(d, g->loc, "graph '%s' must have an output logits f32[batch, seq, vocab] to become an executable", g->name);
-        return NULL;
+        return -1;
     }
     for (int s = 1; s <= m->n_syms; s++) {
         const char *name = m->syms[s].name;
         if (strcmp(name, "seq") && strcmp(name, "past") && strcmp(name, "batch")) {
             diag_error(d, m->syms[s].loc, "dimension '%s': an executable binds only batch, seq and past", name);
-            return NULL;
+            return -1;
         }
     }
-    return g;
+    int seq = ir_module_sym(m, "seq"), batch = ir_module_sym(m, "batch");
+    x->g = g;
+    x->kind = is_encoder(m, g) ? KILN_ENCODER : KILN_DECODER;
+    x->max_batch = x->kind == KILN_ENCODER && batch ? m->syms[batch].max : 1;
+    const Node *tokens = NULL;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const Node *in = g->inputs[i];
+        int ok = in->dtype == DT_I32 && in->shape.rank == 2 && seq && dim_eq(in->shape.d[1], dim_sym(seq)) &&
+                 (io_dim(m, in->shape.d[0]) == KILN_DIM_BATCH || io_dim(m, in->shape.d[0]) == 1);
+        if (x->kind == KILN_DECODER && (g->n_inputs != 1 || !ok)) {
+            diag_error(d, g->loc, "graph '%s' must take one input tokens i32[batch, seq] to become an executable",
+                       g->name);
+            return -1;
+        }
+        if (!ok || (strcmp(in->name, "tokens") && strcmp(in->name, "token_types") && strcmp(in->name, "valid"))) {
+            diag_error(d, in->loc, "input '%s': an executable's inputs are tokens and, for encoders, token_types and valid, each "
+                       "i32[batch, seq]", in->name);
+            return -1;
+        }
+        if (!strcmp(in->name, "tokens")) tokens = in;
+    }
+    if (!tokens) {
+        diag_error(d, g->loc, "graph '%s' must take an input tokens i32[batch, seq] to become an executable", g->name);
+        return -1;
+    }
+    int named_logits = 0;
+    for (int i = 0; i < g->n_outputs; i++) {
+        const Node *o = g->outputs[i].node;
+        int ok = o->dtype == DT_F32 && o->shape.rank >= 1 && o->shape.rank <= KILN_MAX_RANK;
+        for (int k = 0; ok && k < o->shape.rank; k++) ok = io_dim(m, o->shape.d[k]) != 0;
+        if (!ok) {
+            diag_error(d, g->loc, "output '%s': an executable's outputs are f32 with at most %d dims, each a size, "
+                       "batch or seq", g->outputs[i].name, KILN_MAX_RANK);
+            return -1;
+        }
+        if (strcmp(g->outputs[i].name, "logits")) continue;
+        named_logits = 1;
+        if (o->shape.rank != 3 || !dim_eq(o->shape.d[1], dim_sym(seq)) || !dim_is_const(o->shape.d[2])) break;
+        x->logits = o;
+        x->vocab = o->shape.d[2].k;
+    }
+    if (!x->logits && (x->kind == KILN_DECODER || named_logits)) {
+        diag_error(d, g->loc, "graph '%s' must have an output logits f32[batch, seq, vocab] to become an executable",
+                   g->name);
+        return -1;
+    }
+    if (g->n_inputs > KILN_MAX_IO || g->n_outputs > KILN_MAX_IO) {
+        diag_error(d, g->loc, "graph '%s': an executable takes at most %d inputs and gives at most %d outputs",
+                   g->name, KILN_MAX_IO, KILN_MAX_IO);
+        return -1;
+    }
+    if (g->n_outputs == 0) {
+        diag_error(d, g->loc, "graph '%s' has no output for the executable to give", g->name);
+        return -1;
+    }
+    /* without logits, the ids a tokens input may hold: the rows of the table it gathers */
+    for (int i = 0; !x->vocab && i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op == OP_GATHER && n->in[1] == tokens && dim_is_const(n->in[0]->shape.d[0]))
+            x->vocab = n->in[0]->shape.d[0].k;
+    }
+    if (x->vocab < 1) {
+        diag_error(d, g->loc, "graph '%s': without a logits output, the input tokens must index a table (gather) "
+                   "for the executable to know the vocabulary", g->name);
+        return -1;
+    }
+    return 0;
 }
 
 static LLVMValueRef i64c(Cg *cg, uint64_t v) { return LLVMConstInt(cg->t_i64, v, 0); }
@@ -237,21 +322,18 @@ int cg_is_call_site(const Node *n)
     return 1;
 }
 
-LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset,
-                             const Node *logits, int profiled)
+LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset, int profiled)
 {
     const Module *m = cg->m;
-    LLVMTypeRef params[5] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i64 };
-    LLVMTypeRef fty = LLVMFunctionType(cg->t_ptr, params, 5, 0);
+    LLVMTypeRef params[7] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64, cg->t_ptr };
+    LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 7, 0);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, profiled ? "kiln_forward_profiled" : "kiln_forward", fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
-    LLVMValueRef arena = LLVMGetParam(fn, 0), weights = LLVMGetParam(fn, 1), tokens = LLVMGetParam(fn, 2);
-    LLVMValueRef seq = LLVMGetParam(fn, 3), past = LLVMGetParam(fn, 4);
-    LLVMSetValueName2(arena, "arena", 5);
-    LLVMSetValueName2(weights, "weights", 7);
-    LLVMSetValueName2(tokens, "tokens", 6);
-    LLVMSetValueName2(seq, "seq", 3);
-    LLVMSetValueName2(past, "past", 4);
+    static const char *const pname[7] = { "arena", "weights", "inputs", "batch", "seq", "past", "outputs" };
+    for (unsigned i = 0; i < 7; i++) LLVMSetValueName2(LLVMGetParam(fn, i), pname[i], strlen(pname[i]));
+    LLVMValueRef arena = LLVMGetParam(fn, 0), weights = LLVMGetParam(fn, 1), inputs = LLVMGetParam(fn, 2);
+    LLVMValueRef batch = LLVMGetParam(fn, 3), seq = LLVMGetParam(fn, 4), past = LLVMGetParam(fn, 5);
+    LLVMValueRef outputs = LLVMGetParam(fn, 6);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(cg->b, entry);
 
@@ -264,7 +346,8 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     symv[0] = i64c(cg, 0);
     for (int s = 1; s <= m->n_syms; s++) {
         const char *name = m->syms[s].name;
-        LLVMValueRef v = !strcmp(name, "seq") ? seq : !strcmp(name, "past") ? past : i64c(cg, 1);
+        LLVMValueRef v = !strcmp(name, "seq") ? seq : !strcmp(name, "past") ? past : !strcmp(name, "batch") ? batch
+                       : i64c(cg, 1);
         LLVMValueRef idx[2] = { i64c(cg, 0), i64c(cg, (uint64_t)s) };
         LLVMBuildStore(cg->b, v, LLVMBuildGEP2(cg->b, syms_ty, syms, idx, 2, name));
         symv[s] = v;
@@ -302,9 +385,14 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         if (cg->capture && i > 0) cg_emit_capture(cg, g->nodes[i - 1], ptr[i - 1], symv);
         const Node *n = g->nodes[i];
         switch (n->op) {
-        case OP_INPUT:
-            ptr[i] = tokens;
+        case OP_INPUT: {        /* inputs[k], k its place among the graph's inputs */
+            int k = 0;
+            while (g->inputs[k] != n) k++;
+            LLVMValueRef idx = i64c(cg, (uint64_t)k);
+            LLVMValueRef slot = LLVMBuildGEP2(cg->b, cg->t_ptr, inputs, &idx, 1, "");
+            ptr[i] = LLVMBuildLoad2(cg->b, cg->t_ptr, slot, n->name);
             continue;
+        }
         case OP_WEIGHT:
             ptr[i] = at(cg, weights, weight_offset[n->ref], n->name);
             continue;
@@ -365,7 +453,11 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         }
     }
     if (cg->capture && g->n_nodes > 0) cg_emit_capture(cg, g->nodes[g->n_nodes - 1], ptr[g->n_nodes - 1], symv);
-    LLVMBuildRet(cg->b, ptr[logits->id]);
+    for (int j = 0; j < g->n_outputs; j++) {
+        LLVMValueRef idx = i64c(cg, (uint64_t)j);
+        LLVMBuildStore(cg->b, ptr[g->outputs[j].node->id], LLVMBuildGEP2(cg->b, cg->t_ptr, outputs, &idx, 1, ""));
+    }
+    LLVMBuildRetVoid(cg->b);
     free(ptr);
     return fn;
 }
@@ -428,12 +520,56 @@ static LLVMValueRef selftest_tokens(Cg *cg, const ModelFacts *f)
     return t;
 }
 
-void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const Graph *g,
+/* kiln_model.inputs or .outputs: one KilnTensor { name, dtype, rank, dims[4] } per value. */
+static LLVMValueRef io_table(Cg *cg, const Graph *g, const Node *const *nodes, const char *const *names, int n,
+                             const char *sym)
+{
+    LLVMTypeRef dims_ty = LLVMArrayType2(cg->t_i64, KILN_MAX_RANK);
+    LLVMTypeRef fields[5] = { cg->t_ptr, cg->t_i32, cg->t_i32, dims_ty, cg->t_i64 };
+    LLVMTypeRef ty = LLVMStructTypeInContext(cg->ctx, fields, 5, 0);
+    LLVMValueRef *rows = xcalloc((size_t)n + 1, sizeof *rows);
+    for (int i = 0; i < n; i++) {
+        const Node *v = nodes[i];
+        LLVMValueRef d[KILN_MAX_RANK];
+        for (int k = 0; k < KILN_MAX_RANK; k++)
+            d[k] = LLVMConstInt(cg->t_i64, (uint64_t)(k < v->shape.rank ? io_dim(cg->m, v->shape.d[k]) : 0), 1);
+        int64_t limit = 0;      /* an input's bound: the rows of a table it indexes */
+        for (int j = 0; v->op == OP_INPUT && j < g->n_nodes; j++) {
+            const Node *u = g->nodes[j];
+            if (u->op == OP_GATHER && u->in[1] == v && dim_is_const(u->in[0]->shape.d[0]) &&
+                (limit == 0 || u->in[0]->shape.d[0].k < limit))
+                limit = u->in[0]->shape.d[0].k;
+        }
+        LLVMValueRef f[5] = { cstring(cg, names[i], "kiln.io"),
+                              LLVMConstInt(cg->t_i32, v->dtype == DT_I32 ? KILN_I32 : KILN_F32, 0),
+                              LLVMConstInt(cg->t_i32, (uint64_t)v->shape.rank, 0),
+                              LLVMConstArray2(cg->t_i64, d, KILN_MAX_RANK), LLVMConstInt(cg->t_i64, (uint64_t)limit, 0) };
+        rows[i] = LLVMConstStructInContext(cg->ctx, f, 5, 0);
+    }
+    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
+    free(rows);
+    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), sym);
+    LLVMSetInitializer(t, init);
+    LLVMSetGlobalConstant(t, 1);
+    LLVMSetLinkage(t, LLVMPrivateLinkage);
+    return t;
+}
+
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const ExeGraph *x,
                           const ModelFacts *f)
 {
+    const Graph *g = x->g;
+    const Node **nodes = xcalloc((size_t)(g->n_inputs + g->n_outputs) + 1, sizeof *nodes);
+    const char **names = xcalloc((size_t)(g->n_inputs + g->n_outputs) + 1, sizeof *names);
+    for (int i = 0; i < g->n_inputs; i++) nodes[i] = g->inputs[i], names[i] = g->inputs[i]->name;
+    for (int j = 0; j < g->n_outputs; j++) nodes[g->n_inputs + j] = g->outputs[j].node, names[g->n_inputs + j] = g->outputs[j].name;
+    LLVMValueRef in_table = io_table(cg, g, nodes, names, g->n_inputs, "kiln.inputs");
+    LLVMValueRef out_table = io_table(cg, g, nodes + g->n_inputs, names + g->n_inputs, g->n_outputs, "kiln.outputs");
+    free(nodes);
+    free(names);
     LLVMTypeRef u32 = cg->t_i32, i64 = cg->t_i64, p = cg->t_ptr;
     LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p, i64,
-                             p, i64, p, u32, u32, i64, p, p };
+                             p, i64, p, u32, u32, i64, p, p, u32, u32, u32, i64, p, p };
     int64_t n_sites;
     LLVMValueRef sites = sites_table(cg, g, &n_sites);
     int st = f->selftest_n > 0;
@@ -466,6 +602,12 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_pro
         LLVMConstInt(i64, (uint64_t)(st ? f->selftest_n : 0), 0),
         st ? selftest_tokens(cg, f) : LLVMConstNull(p),
         st ? blob_symbol(cg, "kiln_selftest") : LLVMConstNull(p),
+        LLVMConstInt(u32, (uint64_t)x->kind, 0),
+        LLVMConstInt(u32, (uint64_t)g->n_inputs, 0),
+        LLVMConstInt(u32, (uint64_t)g->n_outputs, 0),
+        LLVMConstInt(i64, (uint64_t)x->max_batch, 0),
+        in_table,
+        out_table,
     };
     LLVMValueRef init = LLVMConstNamedStruct(ty, vals, sizeof vals / sizeof vals[0]);
     LLVMValueRef rec = LLVMAddGlobal(cg->mod, ty, "kiln_model");

@@ -80,6 +80,11 @@ static Node *concat_weight(PassCtx *c, Graph *g, Node *const *mem, int n, int wh
     int refs[MAX_MERGED];
     for (int i = 0; i < n; i++) refs[i] = mem[i]->in[which]->ref;
     int w = ir_module_weight_concat(m, refs, n);
+    /* layers that name the same tensors (ALBERT) get the same concatenation: one node for it,
+     * made by an earlier merge, so earlier in g (cse, running first, would merge two of them
+     * when the printed IR is read back, and print -> parse -> print would change) */
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_WEIGHT && g->nodes[i]->ref == w) return g->nodes[i];
     Node *wn = ir_node_new(g, OP_WEIGHT, name, loc);
     wn->ref = w;
     ir_node_set_attr(m, wn, A_tensor)->v.s = m->weights[w].tensor;

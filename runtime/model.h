@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define KILN_ABI_VERSION 4u
+#define KILN_ABI_VERSION 5u
 
 /* A generated kernel: y, x0..x3, syms, aux as backend/backend_impl.h says, and the share
  * part (0 <= part < parts) of the output it computes. */
@@ -60,6 +60,28 @@ typedef struct KilnSite {
 void kiln_profile_enter(int64_t site);
 void kiln_profile_exit(int64_t site, int64_t flops, int64_t bytes);
 
+/* ABI 5: a graph input or output as the runtime sees it. Encoders name their inputs
+ * `tokens`, `token_types` and `valid` (1 = a real token, 0 = padding), all (batch, seq), and
+ * their outputs `logits` (batch, seq, vocab: the masked-LM head), `replaced` (batch, seq:
+ * ELECTRA's discriminator), `hidden` (batch, seq, d) and `pooled` (batch, d). */
+#define KILN_MAX_RANK 4
+#define KILN_MAX_IO 16                  /* the most inputs, and the most outputs, of a graph */
+#define KILN_DIM_BATCH (-1)             /* a dim that is the call's batch */
+#define KILN_DIM_SEQ (-2)               /* a dim that is the call's seq */
+enum { KILN_F32 = 0, KILN_I32 = 1 };
+enum { KILN_DECODER = 0, KILN_ENCODER = 1 };
+typedef struct KilnTensor {
+    const char *name;
+    int32_t dtype;                      /* KILN_F32 or KILN_I32 */
+    int32_t rank;                       /* 1 .. KILN_MAX_RANK */
+    int64_t dims[KILN_MAX_RANK];        /* a size, KILN_DIM_BATCH or KILN_DIM_SEQ */
+    int64_t limit;                      /* inputs: values lie in [0, limit) (the rows of the table
+                                           they index), 0 if unbounded; outputs: 0 */
+} KilnTensor;
+
+typedef void (*KilnRun)(void *arena, const void *weights, const void *const *inputs, int64_t batch, int64_t seq,
+                        int64_t past, const void **outputs);
+
 typedef struct KilnModel {
     uint32_t abi_version;       /* KILN_ABI_VERSION */
     uint32_t flags;             /* KILN_MODEL_CAPTURE or 0 */
@@ -67,7 +89,7 @@ typedef struct KilnModel {
     const char *kiln_version;   /* the kiln that compiled it */
     const char *target;         /* target triple */
     const char *cpu;            /* CPU the kernels were tuned for */
-    int64_t vocab;              /* logits per position */
+    int64_t vocab;              /* logits per position (encoders without logits: token ids) */
     int64_t max_seq;            /* most positions per forward call (the bound of seq) */
     int64_t max_positions;      /* context: the bound of past + seq */
     int64_t eos_id;             /* end-of-text token, -1 if none */
@@ -77,17 +99,20 @@ typedef struct KilnModel {
     const void *weights;        /* the embedded blob, 64-byte aligned; NULL: external file */
     const void *tokenizer;      /* tokenizer blob (runtime/tokenizer.h), NULL if none */
     uint64_t tokenizer_bytes;
-    /* Runs the model on tokens[0..seq) at positions past .. past+seq-1 (the caches in the
-     * arena hold positions 0 .. past-1; this call appends seq more). Returns the logits
-     * (seq, vocab), row-major, inside the arena. The caller guarantees 1 <= seq <= max_seq,
-     * past + seq <= max_positions and 0 <= tokens[i] < vocab. */
-    const float *(*forward)(void *arena, const void *weights, const int32_t *tokens, int64_t seq, int64_t past);
+    /* ABI 5: runs the graph. inputs[i] is the graph's input i (kiln_model.inputs[i]: i32, its
+     * shape at this call's batch and seq, packed row-major); the call sets outputs[j] to output
+     * j (kiln_model.outputs[j]: f32, packed at this call's sizes) inside the arena. Decoders
+     * (kind KILN_DECODER): one input, the tokens (batch 1), run at positions past .. past+seq-1
+     * (the caches in the arena hold positions 0 .. past-1; this call appends seq more), and an
+     * output `logits` (1, seq, vocab). Encoders: past is 0 and the caches are none. The caller
+     * guarantees 1 <= batch <= max_batch, 1 <= seq <= max_seq, past + seq <= max_positions and
+     * 0 <= tokens < vocab. */
+    KilnRun run;
     uint64_t weights_hash;      /* rt_weights_hash of the whole blob: --verify-weights */
-    /* ABI 4: --profile. The same forward, emitted a second time with every kernel call site
+    /* ABI 4: --profile. The same run, emitted a second time with every kernel call site
      * between kiln_profile_enter(site) and kiln_profile_exit(site, flops, bytes) (below);
-     * main calls it instead of forward only when profiling, so an ordinary run pays nothing. */
-    const float *(*forward_profiled)(void *arena, const void *weights, const int32_t *tokens, int64_t seq,
-                                     int64_t past);
+     * main calls it instead of run only when profiling, so an ordinary run pays nothing. */
+    KilnRun run_profiled;
     int64_t n_sites;            /* kernel call sites of forward, in call order */
     const KilnSite *sites;      /* (n_sites) */
     int32_t vector_lanes;       /* f32 lanes of the kernels' vectors (4, 8, 16): the peak probe's width */
@@ -98,6 +123,12 @@ typedef struct KilnModel {
     int64_t selftest_n;
     const int32_t *selftest_tokens;     /* (selftest_n) */
     const float *selftest_logits;       /* (selftest_n, vocab), row-major */
+    /* ABI 5: what the graph takes and gives (run's inputs and outputs, in order). */
+    int32_t kind;                       /* KILN_DECODER or KILN_ENCODER */
+    int32_t n_inputs, n_outputs;
+    int64_t max_batch;                  /* the bound of batch (1 for decoders) */
+    const KilnTensor *inputs;           /* (n_inputs) */
+    const KilnTensor *outputs;          /* (n_outputs) */
 } KilnModel;
 
 extern const KilnModel kiln_model;

@@ -17,11 +17,21 @@ parameter (read from its XML), never from kiln's output. Per family, with L = n_
               L of L, and the SwiGLU unit silu(x·W1) * (x·W3) is one `gated_linear act="silu"`
               in every layer: L of them in the IR, and no `silu` op left over.
   bert        post-LN encoder: the embeddings' norm reads word + position + type, each layer
-              has two post-LN norms: 1 + 2L of 1 + 2L. Attention L of L.
+              has two post-LN norms: 1 + 2L of 1 + 2L. Attention L of L, the padding mask
+              (`valid`) fused with it in every layer.
+  electra     the discriminator: BERT's layers; its embeddings' norm reads the sum of width E
+              before embeddings_project, and the head has no norm: 1 + 2L of 1 + 2L.
+              Attention L of L.
+  albert,     BERT's post-LN layers (ALBERT: one set of tensors applied L times; DistilBERT:
+  distilbert  word + position embeddings, sa_layer_norm and output_layer_norm): 1 + 2L norms
+              of sums, and one more candidate that cannot fuse, the MLM head's norm of
+              gelu(dense(hidden)), not of a sum: 1 + 2L of 2 + 2L. Attention L of L
+              (DistilBERT scales q before q·kᵀ, ALBERT the scores).
   transformer the encoder-decoder (1 + 1 layers, no n_layer): encoder 2 norms, decoder 3,
               attention 1 + 2 (encoder self, decoder self and cross).
 
-Beyond the counts, the fused IR (--emit=ir) is read: one `attention` node per layer, and for
+Beyond the counts, the fused IR (--emit=ir) is read: one `attention` node per layer; for the
+encoders (bert, albert, electra, distilbert) each reads the padding mask `valid`, and for
 gpt3 each carries the window its layer's mask had (the `band` parameter in odd layers, none in
 even ones, docs/model-format.md): a fusion that dropped or moved the window would still count.
 
@@ -50,6 +60,9 @@ MODELS = [
     'tests/ref/llama-half/model.xml',
     'tests/ref/llama2xs/model.xml',
     'tests/ref/bert/model.xml',
+    'tests/ref/albert/model.xml',
+    'tests/ref/electra/model.xml',
+    'tests/ref/distilbert/model.xml',
     'tests/ref/encdec/model.xml',
 ]
 
@@ -62,8 +75,10 @@ def expected(family, L):
         return {'attention': (L, L), 'add+layernorm': (2 * L, 2 * L)}
     if family == 'llama':
         return {'attention': (L, L), 'add+rmsnorm': (2 * L, 2 * L + 1)}
-    if family == 'bert':
+    if family in ('bert', 'electra'):
         return {'attention': (L, L), 'add+layernorm': (1 + 2 * L, 1 + 2 * L)}
+    if family in ('albert', 'distilbert'):
+        return {'attention': (L, L), 'add+layernorm': (1 + 2 * L, 2 + 2 * L)}
     if family == 'transformer':
         return {'attention': (1 + 2, 1 + 2), 'add+layernorm': (2 + 3, 2 + 3)}
     return None
@@ -138,6 +153,10 @@ with tempfile.TemporaryDirectory() as tmp:
         atts = re.findall(r'^\s*%\S+ = attention .*$', ir, re.M)
         bad |= not verdict(len(atts) == want['attention'][0], name, '%d attention nodes in the IR, want %d'
                            % (len(atts), want['attention'][0]))
+        if family in ('bert', 'albert', 'electra', 'distilbert'):
+            masked = [a for a in atts if re.search(r' = attention %[^,]+, %[^,]+, %[^,]+, %valid\b', a)]
+            bad |= not verdict(len(masked) == len(atts), name, '%d of %d attention nodes read the padding mask '
+                               'valid' % (len(masked), len(atts)))
         if family == 'gpt3':
             band = int(params['band'])
             windows = [int(m.group(1)) if m else 0 for m in (re.search(r' window=(\d+)', a) for a in atts)]

@@ -11,7 +11,7 @@ What it makes: one folder per case under tests/ref/<case>/ with
     README.md             architecture, hyper-parameters, tensor names and layouts, the reference
                           followed, the formula of every op, and the cross-checks with their results.
 Cases: gpt2-a, gpt2-b (+ config.json), makemore-names, makemore-tr-names, llama-interleaved,
-llama-half, llama2xs, bert, encdec, gpt1, gpt3.
+llama-half, llama2xs, bert, encdec, gpt1, gpt3, albert, electra, distilbert.
 
 How to run (needs torch and numpy, i.e. Debian's python, not the pyenv one on PATH):
     /usr/bin/python3 tests/ref/make_refs.py            # writes every case
@@ -29,7 +29,8 @@ machine or torch version could differ in the last bit of some F32 outputs, never
 
 Each case is computed by a reference written in the style of a published implementation (nanoGPT,
 makemore, Meta/llama2.c model.py, Hugging Face LlamaModel, torch.nn.TransformerEncoderLayer /
-TransformerDecoderLayer, Hugging Face OpenAIGPTModel, GPT-Neo's local-attention mask) and
+TransformerDecoderLayer, Hugging Face OpenAIGPTModel, GPT-Neo's local-attention mask, Hugging Face
+AlbertForMaskedLM / ElectraForPreTraining / DistilBertForMaskedLM) and
 cross-checked against a second, separately written computation; the
 script fails (exit 1) if a cross-check disagrees by more than 1e-9 relative (float64).
 """
@@ -2878,6 +2879,1009 @@ def case_gpt3(rep, seed=8, C=32, H=4, L=4, P=32, V=83, T=24, window=4):
 
 
 # ----------------------------------------------------------------------------------------------
+# Encoders after BERT, each in the style of its Hugging Face modeling file: ALBERT
+# (modeling_albert.py, AlbertForMaskedLM), ELECTRA (modeling_electra.py, ElectraForPreTraining)
+# and DistilBERT (modeling_distilbert.py, DistilBertForMaskedLM). The modules keep Hugging Face's
+# attribute names, so their state_dict() keys are the names Hugging Face stores in
+# model.safetensors (tied parameters left out, as save_pretrained leaves them out); dropout is
+# left out (eval mode). The second computation of each case is functional: F.embedding /
+# F.layer_norm / F.linear around torch.nn.TransformerEncoderLayer (post-LN), which takes the
+# padding mask as src_key_padding_mask.
+# ----------------------------------------------------------------------------------------------
+
+class EncoderConfigLite:
+    """The fields of AlbertConfig / ElectraConfig / DistilBertConfig that the modules read."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def hf_extended_attention_mask(valid):
+    """PreTrainedModel.get_extended_attention_mask: (1 - mask)[:, None, None, :] * finfo.min,
+    added to the scores (batch, heads, q, k)."""
+    return (1.0 - valid.to(torch.float64))[:, None, None, :] * torch.finfo(torch.float64).min
+
+
+def load_hf_state(model, W, tied):
+    """Copies W (HF name -> float32 array) into model. `tied` maps each state_dict name that
+    Hugging Face leaves out of model.safetensors to the parameter it is tied to; every other
+    state_dict name must be in W and nothing else (so the names are exactly Hugging Face's)."""
+    sd = model.state_dict()
+    assert set(sd) - set(tied) == set(W), (sorted(set(sd) - set(tied) - set(W)), sorted(set(W) - set(sd)))
+    for name, src in tied.items():
+        assert sd[name].data_ptr() == sd[src].data_ptr(), (name, src)
+    with torch.no_grad():
+        for k, v in W.items():
+            sd[k].copy_(t64(v))
+    model.eval()
+
+
+class BertStyleEmbeddingsHF(nn.Module):
+    """AlbertEmbeddings = ElectraEmbeddings (both copied from BertEmbeddings, width
+    embedding_size): word + token_type + absolute position, then LayerNorm."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.embedding_size, padding_idx=c.pad_token_id)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.embedding_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.embedding_size)
+        self.LayerNorm = nn.LayerNorm(c.embedding_size, eps=c.layer_norm_eps)
+        self.register_buffer("position_ids", torch.arange(c.max_position_embeddings).expand((1, -1)),
+                             persistent=False)
+
+    def forward(self, input_ids, token_type_ids):
+        seq_length = input_ids.size()[1]
+        position_ids = self.position_ids[:, :seq_length]
+        inputs_embeds = self.word_embeddings(input_ids)
+        token_type_embeddings = self.token_type_embeddings(token_type_ids)
+        embeddings = inputs_embeds + token_type_embeddings
+        embeddings += self.position_embeddings(position_ids)
+        return self.LayerNorm(embeddings)
+
+
+def transpose_for_scores(x, heads, head_size):
+    """BertSelfAttention.transpose_for_scores: (B, T, heads*hd) -> (B, heads, T, hd)."""
+    x = x.view(x.size()[:-1] + (heads, head_size))
+    return x.permute(0, 2, 1, 3)
+
+
+# ---- ALBERT ----------------------------------------------------------------------------------
+
+class AlbertAttentionHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.num_attention_heads = c.num_attention_heads
+        self.attention_head_size = c.hidden_size // c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, hidden_states, attention_mask):
+        h, hd = self.num_attention_heads, self.attention_head_size
+        query_layer = transpose_for_scores(self.query(hidden_states), h, hd)
+        key_layer = transpose_for_scores(self.key(hidden_states), h, hd)
+        value_layer = transpose_for_scores(self.value(hidden_states), h, hd)
+        attention_scores = torch.matmul(query_layer, key_layer.transpose(-1, -2))
+        attention_scores = attention_scores / math.sqrt(hd)
+        attention_scores = attention_scores + attention_mask
+        attention_probs = nn.functional.softmax(attention_scores, dim=-1)
+        context_layer = torch.matmul(attention_probs, value_layer)
+        context_layer = context_layer.transpose(2, 1).flatten(2)
+        projected_context_layer = self.dense(context_layer)
+        return self.LayerNorm(hidden_states + projected_context_layer)
+
+
+class AlbertLayerHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.full_layer_layer_norm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.attention = AlbertAttentionHF(c)
+        self.ffn = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.ffn_output = nn.Linear(c.intermediate_size, c.hidden_size)
+        self.activation = gelu_new  # ACT2FN["gelu_new"]
+
+    def forward(self, hidden_states, attention_mask):
+        attention_output = self.attention(hidden_states, attention_mask)
+        ffn_output = self.ff_chunk(attention_output)
+        return self.full_layer_layer_norm(ffn_output + attention_output)
+
+    def ff_chunk(self, attention_output):
+        ffn_output = self.ffn(attention_output)
+        ffn_output = self.activation(ffn_output)
+        return self.ffn_output(ffn_output)
+
+
+class AlbertLayerGroupHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.albert_layers = nn.ModuleList([AlbertLayerHF(c) for _ in range(c.inner_group_num)])
+
+    def forward(self, hidden_states, attention_mask):
+        for albert_layer in self.albert_layers:
+            hidden_states = albert_layer(hidden_states, attention_mask)
+        return hidden_states
+
+
+class AlbertTransformerHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.config = c
+        self.embedding_hidden_mapping_in = nn.Linear(c.embedding_size, c.hidden_size)
+        self.albert_layer_groups = nn.ModuleList([AlbertLayerGroupHF(c) for _ in range(c.num_hidden_groups)])
+
+    def forward(self, hidden_states, attention_mask):
+        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
+        for i in range(self.config.num_hidden_layers):
+            # the same group (its layers' very parameters) for every i when num_hidden_groups = 1
+            group_idx = int(i / (self.config.num_hidden_layers / self.config.num_hidden_groups))
+            hidden_states = self.albert_layer_groups[group_idx](hidden_states, attention_mask)
+        return hidden_states
+
+
+class AlbertModelHF(nn.Module):
+    """AlbertModel(config, add_pooling_layer=False), as AlbertForMaskedLM builds it."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings = BertStyleEmbeddingsHF(c)
+        self.encoder = AlbertTransformerHF(c)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        extended_attention_mask = hf_extended_attention_mask(attention_mask)
+        embedding_output = self.embeddings(input_ids, token_type_ids)
+        return self.encoder(embedding_output, extended_attention_mask)
+
+
+class AlbertMLMHeadHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.LayerNorm = nn.LayerNorm(c.embedding_size, eps=c.layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(c.vocab_size))
+        self.dense = nn.Linear(c.hidden_size, c.embedding_size)
+        self.decoder = nn.Linear(c.embedding_size, c.vocab_size)
+        self.activation = gelu_new  # ACT2FN[config.hidden_act]
+        self.decoder.bias = self.bias
+
+    def forward(self, hidden_states):
+        hidden_states = self.dense(hidden_states)
+        hidden_states = self.activation(hidden_states)
+        hidden_states = self.LayerNorm(hidden_states)
+        return self.decoder(hidden_states)
+
+
+class AlbertForMaskedLMHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.albert = AlbertModelHF(c)
+        self.predictions = AlbertMLMHeadHF(c)
+        self.predictions.decoder.weight = self.albert.embeddings.word_embeddings.weight  # tie_weights()
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        sequence_output = self.albert(input_ids, attention_mask, token_type_ids)
+        return self.predictions(sequence_output), sequence_output
+
+
+ALBERT_TIED = {'predictions.decoder.weight': 'albert.embeddings.word_embeddings.weight',
+               'predictions.decoder.bias': 'predictions.bias'}
+ALBERT_LAYER = 'albert.encoder.albert_layer_groups.0.albert_layers.0.'
+
+
+# ---- ELECTRA ---------------------------------------------------------------------------------
+
+class ElectraSelfAttentionHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.num_attention_heads = c.num_attention_heads
+        self.attention_head_size = c.hidden_size // c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, hidden_states, attention_mask):
+        h, hd = self.num_attention_heads, self.attention_head_size
+        query_layer = transpose_for_scores(self.query(hidden_states), h, hd)
+        key_layer = transpose_for_scores(self.key(hidden_states), h, hd)
+        value_layer = transpose_for_scores(self.value(hidden_states), h, hd)
+        attention_scores = torch.matmul(query_layer, key_layer.transpose(-1, -2))
+        attention_scores = attention_scores / math.sqrt(hd)
+        attention_scores = attention_scores + attention_mask
+        attention_probs = nn.functional.softmax(attention_scores, dim=-1)
+        context_layer = torch.matmul(attention_probs, value_layer)
+        context_layer = context_layer.permute(0, 2, 1, 3).contiguous()
+        return context_layer.view(context_layer.size()[:-2] + (h * hd,))
+
+
+class ElectraSelfOutputHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, hidden_states, input_tensor):
+        return self.LayerNorm(self.dense(hidden_states) + input_tensor)
+
+
+class ElectraAttentionHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.self = ElectraSelfAttentionHF(c)
+        self.output = ElectraSelfOutputHF(c)
+
+    def forward(self, hidden_states, attention_mask):
+        return self.output(self.self(hidden_states, attention_mask), hidden_states)
+
+
+class ElectraIntermediateHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.intermediate_act_fn = F.gelu  # ACT2FN["gelu"]: exact, erf
+
+    def forward(self, hidden_states):
+        return self.intermediate_act_fn(self.dense(hidden_states))
+
+
+class ElectraOutputHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.intermediate_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, hidden_states, input_tensor):
+        return self.LayerNorm(self.dense(hidden_states) + input_tensor)
+
+
+class ElectraLayerHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention = ElectraAttentionHF(c)
+        self.intermediate = ElectraIntermediateHF(c)
+        self.output = ElectraOutputHF(c)
+
+    def forward(self, hidden_states, attention_mask):
+        attention_output = self.attention(hidden_states, attention_mask)
+        return self.output(self.intermediate(attention_output), attention_output)
+
+
+class ElectraEncoderHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = nn.ModuleList([ElectraLayerHF(c) for _ in range(c.num_hidden_layers)])
+
+    def forward(self, hidden_states, attention_mask):
+        for layer_module in self.layer:
+            hidden_states = layer_module(hidden_states, attention_mask)
+        return hidden_states
+
+
+class ElectraModelHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings = BertStyleEmbeddingsHF(c)
+        if c.embedding_size != c.hidden_size:
+            self.embeddings_project = nn.Linear(c.embedding_size, c.hidden_size)
+        self.encoder = ElectraEncoderHF(c)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        extended_attention_mask = hf_extended_attention_mask(attention_mask)
+        hidden_states = self.embeddings(input_ids, token_type_ids)
+        if hasattr(self, "embeddings_project"):
+            hidden_states = self.embeddings_project(hidden_states)
+        return self.encoder(hidden_states, extended_attention_mask)
+
+
+class ElectraDiscriminatorPredictionsHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.activation = F.gelu  # get_activation(config.hidden_act), "gelu"
+        self.dense_prediction = nn.Linear(c.hidden_size, 1)
+
+    def forward(self, discriminator_hidden_states):
+        hidden_states = self.dense(discriminator_hidden_states)
+        hidden_states = self.activation(hidden_states)
+        return self.dense_prediction(hidden_states).squeeze(-1)
+
+
+class ElectraForPreTrainingHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.electra = ElectraModelHF(c)
+        self.discriminator_predictions = ElectraDiscriminatorPredictionsHF(c)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        discriminator_sequence_output = self.electra(input_ids, attention_mask, token_type_ids)
+        logits = self.discriminator_predictions(discriminator_sequence_output)
+        return logits, discriminator_sequence_output
+
+
+# ---- DistilBERT ------------------------------------------------------------------------------
+
+class DistilEmbeddingsHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.dim, padding_idx=c.pad_token_id)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.dim)  # sinusoidal_pos_embds=False
+        self.LayerNorm = nn.LayerNorm(c.dim, eps=1e-12)
+        self.register_buffer("position_ids", torch.arange(c.max_position_embeddings).expand((1, -1)),
+                             persistent=False)
+
+    def forward(self, input_ids):
+        input_embeds = self.word_embeddings(input_ids)
+        seq_length = input_embeds.size(1)
+        position_ids = self.position_ids[:, :seq_length]
+        position_embeddings = self.position_embeddings(position_ids)
+        embeddings = input_embeds + position_embeddings
+        return self.LayerNorm(embeddings)
+
+
+class DistilMultiHeadSelfAttentionHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.n_heads = c.n_heads
+        self.dim = c.dim
+        self.q_lin = nn.Linear(c.dim, c.dim)
+        self.k_lin = nn.Linear(c.dim, c.dim)
+        self.v_lin = nn.Linear(c.dim, c.dim)
+        self.out_lin = nn.Linear(c.dim, c.dim)
+
+    def forward(self, query, key, value, mask):
+        bs, q_length, dim = query.size()
+        k_length = key.size(1)
+        dim_per_head = self.dim // self.n_heads
+        mask_reshp = (bs, 1, 1, k_length)
+
+        def shape(x):
+            return x.view(bs, -1, self.n_heads, dim_per_head).transpose(1, 2)
+
+        def unshape(x):
+            return x.transpose(1, 2).contiguous().view(bs, -1, self.n_heads * dim_per_head)
+
+        q = shape(self.q_lin(query))  # (bs, n_heads, q_length, dim_per_head)
+        k = shape(self.k_lin(key))
+        v = shape(self.v_lin(value))
+        q = q / math.sqrt(dim_per_head)
+        scores = torch.matmul(q, k.transpose(2, 3))  # (bs, n_heads, q_length, k_length)
+        mask = (mask == 0).view(mask_reshp).expand_as(scores)
+        scores = scores.masked_fill(mask, torch.tensor(torch.finfo(scores.dtype).min))
+        weights = nn.functional.softmax(scores, dim=-1)
+        context = unshape(torch.matmul(weights, v))  # (bs, q_length, dim)
+        return self.out_lin(context)
+
+
+class DistilFFNHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.lin1 = nn.Linear(c.dim, c.hidden_dim)
+        self.lin2 = nn.Linear(c.hidden_dim, c.dim)
+        self.activation = F.gelu  # get_activation("gelu")
+
+    def forward(self, input):
+        return self.lin2(self.activation(self.lin1(input)))
+
+
+class DistilTransformerBlockHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention = DistilMultiHeadSelfAttentionHF(c)
+        self.sa_layer_norm = nn.LayerNorm(c.dim, eps=1e-12)
+        self.ffn = DistilFFNHF(c)
+        self.output_layer_norm = nn.LayerNorm(c.dim, eps=1e-12)
+
+    def forward(self, x, attn_mask):
+        sa_output = self.attention(x, x, x, attn_mask)
+        sa_output = self.sa_layer_norm(sa_output + x)
+        ffn_output = self.ffn(sa_output)
+        return self.output_layer_norm(ffn_output + sa_output)
+
+
+class DistilTransformerHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = nn.ModuleList([DistilTransformerBlockHF(c) for _ in range(c.n_layers)])
+
+    def forward(self, x, attn_mask):
+        hidden_state = x
+        for layer_module in self.layer:
+            hidden_state = layer_module(hidden_state, attn_mask)
+        return hidden_state
+
+
+class DistilBertModelHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings = DistilEmbeddingsHF(c)
+        self.transformer = DistilTransformerHF(c)
+
+    def forward(self, input_ids, attention_mask):
+        return self.transformer(self.embeddings(input_ids), attention_mask)
+
+
+class DistilBertForMaskedLMHF(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.activation = F.gelu  # get_activation(config.activation)
+        self.distilbert = DistilBertModelHF(c)
+        self.vocab_transform = nn.Linear(c.dim, c.dim)
+        self.vocab_layer_norm = nn.LayerNorm(c.dim, eps=1e-12)
+        self.vocab_projector = nn.Linear(c.dim, c.vocab_size)
+        self.vocab_projector.weight = self.distilbert.embeddings.word_embeddings.weight  # tie_weights()
+
+    def forward(self, input_ids, attention_mask):
+        hidden_states = self.distilbert(input_ids, attention_mask)
+        prediction_logits = self.vocab_transform(hidden_states)
+        prediction_logits = self.activation(prediction_logits)
+        prediction_logits = self.vocab_layer_norm(prediction_logits)
+        prediction_logits = self.vocab_projector(prediction_logits)
+        return prediction_logits, hidden_states
+
+
+# ---- the second computation: functional embeddings and heads, nn.TransformerEncoderLayer -------
+
+# roles of one post-LN encoder layer -> module path of each family (weight / bias under it)
+LAYER_ROLES = {
+    'albert': {'q': 'attention.query', 'k': 'attention.key', 'v': 'attention.value', 'o': 'attention.dense',
+               'ln1': 'attention.LayerNorm', 'ff1': 'ffn', 'ff2': 'ffn_output', 'ln2': 'full_layer_layer_norm'},
+    'electra': {'q': 'attention.self.query', 'k': 'attention.self.key', 'v': 'attention.self.value',
+                'o': 'attention.output.dense', 'ln1': 'attention.output.LayerNorm', 'ff1': 'intermediate.dense',
+                'ff2': 'output.dense', 'ln2': 'output.LayerNorm'},
+    'distilbert': {'q': 'attention.q_lin', 'k': 'attention.k_lin', 'v': 'attention.v_lin', 'o': 'attention.out_lin',
+                   'ln1': 'sa_layer_norm', 'ff1': 'ffn.lin1', 'ff2': 'ffn.lin2', 'ln2': 'output_layer_norm'},
+}
+
+
+def post_ln_layer(w, prefix, roles, heads, eps, activation):
+    """torch.nn.TransformerEncoderLayer (norm_first=False) holding the layer under `prefix`."""
+    def t(role, part):
+        return w[prefix + roles[role] + '.' + part]
+    d, ff = t('ff1', 'weight').shape[1], t('ff1', 'weight').shape[0]
+    L = nn.TransformerEncoderLayer(d_model=d, nhead=heads, dim_feedforward=ff, dropout=0.0, activation=activation,
+                                   batch_first=True, norm_first=False, layer_norm_eps=eps)
+    with torch.no_grad():
+        L.self_attn.in_proj_weight.copy_(torch.cat([t('q', 'weight'), t('k', 'weight'), t('v', 'weight')], 0))
+        L.self_attn.in_proj_bias.copy_(torch.cat([t('q', 'bias'), t('k', 'bias'), t('v', 'bias')], 0))
+        L.self_attn.out_proj.weight.copy_(t('o', 'weight'))
+        L.self_attn.out_proj.bias.copy_(t('o', 'bias'))
+        for mine, role in [(L.norm1, 'ln1'), (L.linear1, 'ff1'), (L.linear2, 'ff2'), (L.norm2, 'ln2')]:
+            mine.weight.copy_(t(role, 'weight'))
+            mine.bias.copy_(t(role, 'bias'))
+    L.eval()
+    return L
+
+
+def encoder_functional(family, W, tokens, token_types, valid, heads, n_layer, eps=1e-12):
+    """The second computation. Returns (head output, hidden): logits (B, T, V) for albert and
+    distilbert, the replaced-token logits (B, T) for electra."""
+    w = {k: t64(v) for k, v in W.items()}
+    tokens, valid = t64(tokens), t64(valid)
+    T = tokens.shape[1]
+    pre = {'albert': 'albert.', 'electra': 'electra.', 'distilbert': 'distilbert.'}[family]
+
+    def ln(x, name):
+        return F.layer_norm(x, x.shape[-1:], w[name + '.weight'], w[name + '.bias'], eps)
+
+    def lin(x, name, bias=None):
+        return F.linear(x, w[name + '.weight'], w[name + '.bias'] if bias is None else bias)
+
+    emb = F.embedding(tokens, w[pre + 'embeddings.word_embeddings.weight'])
+    emb = emb + w[pre + 'embeddings.position_embeddings.weight'][:T]
+    if token_types is not None:
+        emb = emb + F.embedding(t64(token_types), w[pre + 'embeddings.token_type_embeddings.weight'])
+    x = ln(emb, pre + 'embeddings.LayerNorm')
+    if family == 'albert':
+        x = lin(x, 'albert.encoder.embedding_hidden_mapping_in')
+        shared = post_ln_layer(w, ALBERT_LAYER, LAYER_ROLES['albert'], heads, eps, gelu_new)
+        layers = [shared] * n_layer  # one module, applied n_layer times
+    elif family == 'electra':
+        x = lin(x, 'electra.embeddings_project')
+        layers = [post_ln_layer(w, 'electra.encoder.layer.%d.' % n, LAYER_ROLES['electra'], heads, eps, F.gelu)
+                  for n in range(n_layer)]
+    else:
+        layers = [post_ln_layer(w, 'distilbert.transformer.layer.%d.' % n, LAYER_ROLES['distilbert'], heads, eps,
+                                F.gelu) for n in range(n_layer)]
+    with torch.enable_grad():  # the plain Python path of TransformerEncoderLayer
+        for L in layers:
+            x = L(x, src_key_padding_mask=(valid == 0))
+    x = x.detach()
+    word = w[pre + 'embeddings.word_embeddings.weight']
+    if family == 'albert':
+        h = ln(gelu_new(lin(x, 'predictions.dense')), 'predictions.LayerNorm')
+        return F.linear(h, word, w['predictions.bias']), x
+    if family == 'electra':
+        h = F.gelu(lin(x, 'discriminator_predictions.dense'))
+        return lin(h, 'discriminator_predictions.dense_prediction')[..., 0], x
+    h = ln(F.gelu(lin(x, 'vocab_transform')), 'vocab_layer_norm')
+    return F.linear(h, word, w['vocab_projector.bias']), x
+
+
+def encoder_inputs(init, T, lens, V, types):
+    """tokens (pad id 0 past each length), valid, and token types (sentence B from the middle of
+    each real sequence on) when the family has them."""
+    tokens = np.zeros([len(lens), T], dtype=np.int32)
+    valid = np.zeros([len(lens), T], dtype=np.int32)
+    token_types = np.zeros([len(lens), T], dtype=np.int32)
+    for b, n in enumerate(lens):
+        tokens[b, :n] = init.ids([n], 1, V)
+        valid[b, :n] = 1
+        token_types[b, (n + 1) // 2:n] = 1
+    return tokens, (token_types if types else None), valid
+
+
+def encoder_checks(rep, run, fn_out, tokens, token_types, valid, out_name):
+    """Cross-checks shared by the three encoder cases. run(tokens, token_types, valid) -> (head, hidden)
+    of the Hugging Face-style model; fn_out = the functional computation's (head, hidden)."""
+    head, hidden = run(tokens, token_types, valid)
+    rep.check("Hugging Face-style modules vs functional embeddings/heads around nn.TransformerEncoderLayer "
+              "(%s, all rows)" % out_name, head, fn_out[0])
+    rep.check("same (hidden, all rows)", hidden, fn_out[1])
+    n1 = int(valid[1].sum())
+    tokens2 = tokens.copy()
+    tokens2[1, n1:] = np.arange(7, 7 + tokens.shape[1] - n1)
+    h2 = run(tokens2, token_types, valid)[0]
+    rep.check("padding is masked: %s[1, :%d] with the padded ids changed from 0 to 7, 8, ..." % (out_name, n1),
+              head[1, :n1], h2[1, :n1])
+    alone = run(tokens[1:, :n1], None if token_types is None else token_types[1:, :n1], valid[1:, :n1])
+    rep.check("sequence 1 run alone with length %d (no padding) vs its rows 0..%d in the padded batch (%s)"
+              % (n1, n1 - 1, out_name), head[1, :n1], alone[0][0])
+    rep.check("same (hidden)", hidden[1, :n1], alone[1][0])
+    return head, hidden
+
+
+ENCODER_INPUTS_NOTE = """Inputs (`inputs.safetensors`): sequence 0 has length {T}, sequence 1 length {n1} padded with id 0 to
+{T}; real ids are uniform in [1, {V}).{types_note}"""
+ENCODER_TYPES_NOTE = """ Token types: sentence A (0) for the first ⌈n/2⌉ real tokens of a
+sequence of length n, sentence B (1) for its other real tokens, 0 at padded positions."""
+
+ENCODER_MASK_ROW = ("| attention mask | keys at padded positions (valid = 0) are excluded; padded query rows are "
+                    "computed normally (their outputs are compared too) |")
+
+ALBERT_README = """
+# albert: ALBERT (AlbertForMaskedLM), one layer shared by all 3 layers, batch of two with padding, random weights
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab_size | {V} (id 0 is used as the padding id) |
+| embedding_size (E) | {E} (embeddings and the MLM head's output side) |
+| hidden_size (H) | {H} |
+| layers | {L} applications of **one** shared layer (num_hidden_groups 1, inner_group_num 1) |
+| heads | {heads}, head_dim {hd} |
+| intermediate | {I}, gelu_new: gelu_new(z) = 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))) (the same in the MLM head) |
+| max positions | {P} (learned) |
+| token types | 2 (learned) |
+| LayerNorm | eps 1e-12 everywhere, post-LN as in BERT (also in the MLM head, where current Hugging Face passes `layer_norm_eps`; older versions left nn.LayerNorm's default 1e-5 there) |
+{mask_row}
+| MLM head | predictions.dense (H → E), gelu_new, predictions.LayerNorm, decoder tied to the word embeddings (E → V) + predictions.bias |
+
+Weight layout: Hugging Face ALBERT names of `AlbertForMaskedLM` (prefix `albert.`), torch `nn.Linear`
+**[out, in]**, `y = x @ Wᵀ + b`. `predictions.decoder.weight` (= `albert.embeddings.word_embeddings.weight`)
+and `predictions.decoder.bias` (= `predictions.bias`) are tied and, as `save_pretrained` writes
+`model.safetensors`, not stored. There is no pooler (`AlbertForMaskedLM` builds `AlbertModel` with
+`add_pooling_layer=False`).
+
+## Forward pass (formulas)
+
+For each sequence b (T = {T}, positions 0..{Tm1} for every row, padded or not); S =
+`albert.encoder.albert_layer_groups.0.albert_layers.0.`:
+
+```
+e[i]   = word_embeddings[t[i]] + token_type_embeddings[tt[i]] + position_embeddings[i]   # (T, E), under albert.embeddings.
+x      = LN(e; albert.embeddings.LayerNorm)          # LN(x) = (x-μ)/sqrt(σ²+1e-12)·w + b over the last axis (biased variance)
+x      = x @ albert.encoder.embedding_hidden_mapping_in.weightᵀ + .bias                   # (T, H)
+repeat {L} times, with the SAME tensors S... every time:
+  q = x @ S.attention.query.weightᵀ + .bias          # (T, H) = (T, {heads} heads, {hd})
+  k = x @ S.attention.key.weightᵀ + .bias
+  v = x @ S.attention.value.weightᵀ + .bias
+  s_h[i,j] = q_h[i]·k_h[j] / sqrt({hd}), and -inf where valid[j] = 0;  p_h = softmax_j(s_h)
+  c     = concat_h Σ_j p_h[i,j] v_h[j]               # head h at columns h·{hd}..h·{hd}+{hdm1}
+  a     = LN(x + c @ S.attention.dense.weightᵀ + .bias; S.attention.LayerNorm)
+  m     = gelu_new(a @ S.ffn.weightᵀ + S.ffn.bias)                                        # (T, {I})
+  x     = LN(a + m @ S.ffn_output.weightᵀ + .bias; S.full_layer_layer_norm)
+hidden = x                                           # (T, H), all rows including padded ones
+y      = LN(gelu_new(hidden @ predictions.dense.weightᵀ + .bias); predictions.LayerNorm)     # (T, E)
+logits = y @ albert.embeddings.word_embeddings.weightᵀ + predictions.bias                  # (T, V)
+```
+
+## Reference implementation
+
+Hugging Face `modeling_albert.py` rewritten here with its module and attribute names
+(`AlbertEmbeddings`, `AlbertTransformer` with `embedding_hidden_mapping_in` and
+`albert_layer_groups`, whose group index `int(i / (num_hidden_layers / num_hidden_groups))` is 0 for
+every layer, `AlbertLayerGroup`, `AlbertLayer` with `AlbertAttention`, `ffn`, `ffn_output` and
+`full_layer_layer_norm`, `AlbertMLMHead` with its tied decoder), the extended attention mask
+(1 − mask)·finfo(float64).min added to the scores, eval mode (no dropout). The module's
+`state_dict()` names, minus the two tied ones, are exactly the tensors of `weights.safetensors`
+(asserted). Second computation: F.embedding / F.layer_norm / F.linear for the embeddings and the
+head, and **one** `torch.nn.TransformerEncoderLayer(d_model={H}, nhead={heads}, dim_feedforward={I},
+activation=gelu_new, norm_first=False, layer_norm_eps=1e-12)` holding the shared tensors, called {L}
+times with `src_key_padding_mask = (valid == 0)`.
+
+## Tensors
+
+Weights (`weights.safetensors`; random: numpy RandomState({seed}); word embeddings std 0.3, position and
+token-type 0.2, every other matrix 0.2 except ffn_output 0.15, biases 0.1 (predictions.bias too),
+LayerNorm weights 1 + 0.1·N(0,1), biases 0.1·N(0,1)):
+
+{wtable}
+
+{inputs_note}
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embeddings` = after the embedding LayerNorm (2, {T}, {E}), `mapped` = after
+embedding_hidden_mapping_in (2, {T}, {H}), `layer.N` = output of the N-th application of the shared layer
+(2, {T}, {H}), `mlm.ln` = after predictions.LayerNorm (2, {T}, {E}).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+ELECTRA_README = """
+# electra: ELECTRA discriminator (ElectraForPreTraining), embedding_size ≠ hidden_size, batch of two with padding, random weights
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab_size | {V} (id 0 is used as the padding id) |
+| embedding_size (E) | {E}, projected to H by `electra.embeddings_project` (present because E ≠ H) |
+| hidden_size (H) | {H} |
+| layers | {L} (BERT layers) |
+| heads | {heads}, head_dim {hd} |
+| intermediate | {I}, GELU exact: gelu(z) = 0.5·z·(1 + erf(z/√2)) (hidden_act "gelu", also in the discriminator head) |
+| max positions | {P} (learned) |
+| token types | 2 (learned) |
+| LayerNorm | eps 1e-12, post-LN as in BERT |
+{mask_row}
+| discriminator head | dense (H → H), gelu, dense_prediction (H → 1), squeezed: one logit per token ("replaced") |
+
+Weight layout: Hugging Face ELECTRA names of `ElectraForPreTraining` (prefix `electra.`), torch
+`nn.Linear` **[out, in]**, `y = x @ Wᵀ + b`. There is no pooler and no MLM head in the discriminator.
+
+## Forward pass (formulas)
+
+For each sequence b (T = {T}, positions 0..{Tm1} for every row, padded or not):
+
+```
+e[i]   = word_embeddings[t[i]] + token_type_embeddings[tt[i]] + position_embeddings[i]   # (T, E), under electra.embeddings.
+x      = LN(e; electra.embeddings.LayerNorm)          # LN(x) = (x-μ)/sqrt(σ²+1e-12)·w + b over the last axis (biased variance)
+x      = x @ electra.embeddings_project.weightᵀ + .bias                                  # (T, H)
+for each layer N (prefix electra.encoder.layer.N.):
+  q = x @ attention.self.query.weightᵀ + .bias       # (T, H) = (T, {heads} heads, {hd})
+  k = x @ attention.self.key.weightᵀ + .bias
+  v = x @ attention.self.value.weightᵀ + .bias
+  s_h[i,j] = q_h[i]·k_h[j] / sqrt({hd}), and -inf where valid[j] = 0;  p_h = softmax_j(s_h)
+  c     = concat_h Σ_j p_h[i,j] v_h[j]               # head h at columns h·{hd}..h·{hd}+{hdm1}
+  a     = LN(x + c @ attention.output.dense.weightᵀ + .bias; attention.output.LayerNorm)
+  m     = gelu(a @ intermediate.dense.weightᵀ + .bias)                                  # (T, {I})
+  x     = LN(a + m @ output.dense.weightᵀ + .bias; output.LayerNorm)
+hidden   = x                                         # (T, H), all rows including padded ones
+g        = gelu(hidden @ discriminator_predictions.dense.weightᵀ + .bias)               # (T, H)
+replaced = g @ discriminator_predictions.dense_prediction.weightᵀ + .bias               # (T, 1) -> (T)
+```
+
+## Reference implementation
+
+Hugging Face `modeling_electra.py` rewritten here with its module and attribute names
+(`ElectraEmbeddings`, `ElectraModel` with `embeddings_project`, `ElectraEncoder` /
+`ElectraLayer` / `ElectraAttention` (`self`, `output`) / `ElectraIntermediate` / `ElectraOutput`,
+`ElectraDiscriminatorPredictions` with `dense`, `dense_prediction` and `.squeeze(-1)`), the extended
+attention mask (1 − mask)·finfo(float64).min added to the scores, eval mode (no dropout). The
+module's `state_dict()` names are exactly the tensors of `weights.safetensors` (asserted). Second
+computation: F.embedding / F.layer_norm / F.linear for the embeddings, the projection and the head,
+and `torch.nn.TransformerEncoderLayer(d_model={H}, nhead={heads}, dim_feedforward={I},
+activation=F.gelu, norm_first=False, layer_norm_eps=1e-12)` per layer with
+`src_key_padding_mask = (valid == 0)`.
+
+## Tensors
+
+Weights (`weights.safetensors`; random: numpy RandomState({seed}); word embeddings std 0.3, position and
+token-type 0.2, every other matrix 0.2 except output.dense 0.15 and dense_prediction 0.3, biases 0.1,
+LayerNorm weights 1 + 0.1·N(0,1), biases 0.1·N(0,1)):
+
+{wtable}
+
+{inputs_note}
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embeddings` = after the embedding LayerNorm (2, {T}, {E}), `projected` =
+after embeddings_project (2, {T}, {H}), `layer.N` = output of encoder layer N (2, {T}, {H}), `disc.act` =
+the discriminator head after its gelu (2, {T}, {H}).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+DISTILBERT_README = """
+# distilbert: DistilBERT (DistilBertForMaskedLM), no token types, batch of two with padding, random weights
+
+## Architecture
+
+| | |
+| --- | --- |
+| vocab_size | {V} (id 0 is used as the padding id) |
+| dim (d) | {H} |
+| layers | {L} |
+| heads | {heads}, head_dim {hd} |
+| hidden_dim | {I}, GELU exact: gelu(z) = 0.5·z·(1 + erf(z/√2)) (activation "gelu", also in the MLM head) |
+| max positions | {P}, learned (sinusoidal_pos_embds = false) |
+| token types | none |
+| LayerNorm | eps 1e-12, post-LN (sa_layer_norm after the attention residual, output_layer_norm after the FFN residual) |
+{mask_row}
+| MLM head | vocab_transform (d → d), gelu, vocab_layer_norm, vocab_projector tied to the word embeddings (d → V) + vocab_projector.bias |
+
+Weight layout: Hugging Face DistilBERT names of `DistilBertForMaskedLM` (prefix `distilbert.`), torch
+`nn.Linear` **[out, in]**, `y = x @ Wᵀ + b`. `vocab_projector.weight` (=
+`distilbert.embeddings.word_embeddings.weight`) is tied and, as `save_pretrained` writes
+`model.safetensors`, not stored; `vocab_projector.bias` is stored.
+
+## Forward pass (formulas)
+
+For each sequence b (T = {T}, positions 0..{Tm1} for every row, padded or not):
+
+```
+e[i]   = word_embeddings[t[i]] + position_embeddings[i]                # (T, d), under distilbert.embeddings.
+x      = LN(e; distilbert.embeddings.LayerNorm)       # LN(x) = (x-μ)/sqrt(σ²+1e-12)·w + b over d (biased variance)
+for each layer N (prefix distilbert.transformer.layer.N.):
+  q = x @ attention.q_lin.weightᵀ + .bias            # (T, d) = (T, {heads} heads, {hd})
+  k = x @ attention.k_lin.weightᵀ + .bias
+  v = x @ attention.v_lin.weightᵀ + .bias
+  s_h[i,j] = (q_h[i] / sqrt({hd}))·k_h[j], and -inf where valid[j] = 0;  p_h = softmax_j(s_h)
+  c     = concat_h Σ_j p_h[i,j] v_h[j]               # head h at columns h·{hd}..h·{hd}+{hdm1}
+  a     = LN(c @ attention.out_lin.weightᵀ + .bias + x; sa_layer_norm)
+  m     = gelu(a @ ffn.lin1.weightᵀ + .bias)                             # (T, {I})
+  x     = LN(m @ ffn.lin2.weightᵀ + .bias + a; output_layer_norm)
+hidden = x                                            # (T, d), all rows including padded ones
+y      = LN(gelu(hidden @ vocab_transform.weightᵀ + .bias); vocab_layer_norm)             # (T, d)
+logits = y @ distilbert.embeddings.word_embeddings.weightᵀ + vocab_projector.bias        # (T, V)
+```
+
+## Reference implementation
+
+Hugging Face `modeling_distilbert.py` rewritten here with its module and attribute names
+(`Embeddings`, `Transformer` / `TransformerBlock` with `attention` (`MultiHeadSelfAttention`: q
+divided by sqrt(dim_per_head) before q·kᵀ, padded keys filled with finfo(float64).min),
+`sa_layer_norm`, `ffn` (`FFN`: `lin1`, `lin2`), `output_layer_norm`; `DistilBertForMaskedLM` with
+`vocab_transform`, `vocab_layer_norm` and the tied `vocab_projector`), eval mode (no dropout). The
+module's `state_dict()` names, minus the tied one, are exactly the tensors of `weights.safetensors`
+(asserted). Second computation: F.embedding / F.layer_norm / F.linear for the embeddings and the head,
+and `torch.nn.TransformerEncoderLayer(d_model={H}, nhead={heads}, dim_feedforward={I}, activation=F.gelu,
+norm_first=False, layer_norm_eps=1e-12)` per layer with `src_key_padding_mask = (valid == 0)`.
+
+## Tensors
+
+Weights (`weights.safetensors`; random: numpy RandomState({seed}); word embeddings std 0.3, position 0.2,
+every other matrix 0.2 except ffn.lin2 0.15, biases 0.1, LayerNorm weights 1 + 0.1·N(0,1), biases
+0.1·N(0,1)):
+
+{wtable}
+
+{inputs_note}
+
+{itable}
+
+{ids}
+
+Expected (`expected.safetensors`):
+
+{etable}
+
+{stats}
+
+Debug (`debug.safetensors`): `embeddings` = after the embedding LayerNorm (2, {T}, {H}), `layer.N` = output
+of transformer layer N (2, {T}, {H}), `mlm.ln` = after vocab_layer_norm (2, {T}, {H}).
+
+## Cross-checks
+
+{cross}
+{common}
+"""
+
+
+def encoder_readme(template, case, seed, W, inputs, expected, cross, T, lens, V, types, **dims):
+    note = ENCODER_INPUTS_NOTE.format(T=T, n1=lens[1], V=V, types_note=ENCODER_TYPES_NOTE if types else "")
+    return template.format(
+        seed=seed, V=V, T=T, Tm1=T - 1, mask_row=ENCODER_MASK_ROW, inputs_note=note,
+        hd=dims['H'] // dims['heads'], hdm1=dims['H'] // dims['heads'] - 1,
+        wtable=tensor_table(list(W.items())), itable=tensor_table(inputs), ids=ids_text(inputs),
+        etable=tensor_table(expected), stats=stats_text(expected), cross=cross,
+        common=COMMON_README.format(files=files_rows(True), case=case, wsrc=""), **dims)
+
+
+def case_albert(rep, seed=11, V=60, E=16, H=32, heads=4, I=64, L=3, P=16, T=7, lens=(7, 5)):
+    init = Init(seed)
+    W = {}
+    W['albert.embeddings.word_embeddings.weight'] = init.normal([V, E], 0.3)
+    W['albert.embeddings.position_embeddings.weight'] = init.normal([P, E], 0.2)
+    W['albert.embeddings.token_type_embeddings.weight'] = init.normal([2, E], 0.2)
+    W['albert.embeddings.LayerNorm.weight'] = init.ln_weight(E)
+    W['albert.embeddings.LayerNorm.bias'] = init.ln_bias(E)
+    W['albert.encoder.embedding_hidden_mapping_in.weight'] = init.normal([H, E], 0.2)
+    W['albert.encoder.embedding_hidden_mapping_in.bias'] = init.normal([H], 0.1)
+    S = ALBERT_LAYER
+    W[S + 'full_layer_layer_norm.weight'] = init.ln_weight(H)
+    W[S + 'full_layer_layer_norm.bias'] = init.ln_bias(H)
+    for part in ['query', 'key', 'value', 'dense']:
+        W[S + 'attention.%s.weight' % part] = init.normal([H, H], 0.2)
+        W[S + 'attention.%s.bias' % part] = init.normal([H], 0.1)
+    W[S + 'attention.LayerNorm.weight'] = init.ln_weight(H)
+    W[S + 'attention.LayerNorm.bias'] = init.ln_bias(H)
+    W[S + 'ffn.weight'] = init.normal([I, H], 0.2)
+    W[S + 'ffn.bias'] = init.normal([I], 0.1)
+    W[S + 'ffn_output.weight'] = init.normal([H, I], 0.15)
+    W[S + 'ffn_output.bias'] = init.normal([H], 0.1)
+    W['predictions.bias'] = init.normal([V], 0.1)
+    W['predictions.dense.weight'] = init.normal([E, H], 0.2)
+    W['predictions.dense.bias'] = init.normal([E], 0.1)
+    W['predictions.LayerNorm.weight'] = init.ln_weight(E)
+    W['predictions.LayerNorm.bias'] = init.ln_bias(E)
+    tokens, token_types, valid = encoder_inputs(init, T, lens, V, types=True)
+
+    c = EncoderConfigLite(vocab_size=V, embedding_size=E, hidden_size=H, num_attention_heads=heads,
+                          intermediate_size=I, num_hidden_layers=L, num_hidden_groups=1, inner_group_num=1,
+                          max_position_embeddings=P, type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0)
+    model = AlbertForMaskedLMHF(c)
+    load_hf_state(model, W, ALBERT_TIED)
+    shared = model.albert.encoder.albert_layer_groups[0].albert_layers[0]
+    applied = []  # the output of each application of the one shared layer
+    handle = shared.register_forward_hook(lambda m, i, o: applied.append(o.detach().clone()))
+    got, remove = hooks([('embeddings', model.albert.embeddings),
+                         ('mapped', model.albert.encoder.embedding_hidden_mapping_in),
+                         ('mlm.ln', model.predictions.LayerNorm)])
+
+    def run(tk, tt, va):
+        with torch.no_grad():
+            return model(t64(tk), t64(va), t64(tt))
+    logits, hidden = run(tokens, token_types, valid)
+    remove()
+    handle.remove()
+    assert len(applied) == L
+    debug = [(k, got[k]) for k in ['embeddings', 'mapped']] + [('layer.%d' % n, applied[n]) for n in range(L)]
+    debug.append(('mlm.ln', got['mlm.ln']))
+
+    fn = encoder_functional('albert', W, tokens, token_types, valid, heads, L)
+    encoder_checks(rep, run, fn, tokens, token_types, valid, 'logits')
+    inputs = [('tokens', tokens), ('token_types', token_types), ('valid', valid)]
+    expected = [('logits', logits), ('hidden', hidden)]
+    readme = encoder_readme(ALBERT_README, 'albert', seed, W, inputs, expected, rep.text(), T, lens, V, True,
+                            E=E, H=H, heads=heads, I=I, L=L, P=P)
+    write_case('albert', W, inputs, expected, debug, readme)
+
+
+def case_electra(rep, seed=12, V=56, E=16, H=32, heads=4, I=64, L=2, P=16, T=7, lens=(7, 3)):
+    init = Init(seed)
+    W = {}
+    W['electra.embeddings.word_embeddings.weight'] = init.normal([V, E], 0.3)
+    W['electra.embeddings.position_embeddings.weight'] = init.normal([P, E], 0.2)
+    W['electra.embeddings.token_type_embeddings.weight'] = init.normal([2, E], 0.2)
+    W['electra.embeddings.LayerNorm.weight'] = init.ln_weight(E)
+    W['electra.embeddings.LayerNorm.bias'] = init.ln_bias(E)
+    W['electra.embeddings_project.weight'] = init.normal([H, E], 0.2)
+    W['electra.embeddings_project.bias'] = init.normal([H], 0.1)
+    for n in range(L):
+        p = 'electra.encoder.layer.%d.' % n
+        for part in ['query', 'key', 'value']:
+            W[p + 'attention.self.%s.weight' % part] = init.normal([H, H], 0.2)
+            W[p + 'attention.self.%s.bias' % part] = init.normal([H], 0.1)
+        W[p + 'attention.output.dense.weight'] = init.normal([H, H], 0.2)
+        W[p + 'attention.output.dense.bias'] = init.normal([H], 0.1)
+        W[p + 'attention.output.LayerNorm.weight'] = init.ln_weight(H)
+        W[p + 'attention.output.LayerNorm.bias'] = init.ln_bias(H)
+        W[p + 'intermediate.dense.weight'] = init.normal([I, H], 0.2)
+        W[p + 'intermediate.dense.bias'] = init.normal([I], 0.1)
+        W[p + 'output.dense.weight'] = init.normal([H, I], 0.15)
+        W[p + 'output.dense.bias'] = init.normal([H], 0.1)
+        W[p + 'output.LayerNorm.weight'] = init.ln_weight(H)
+        W[p + 'output.LayerNorm.bias'] = init.ln_bias(H)
+    W['discriminator_predictions.dense.weight'] = init.normal([H, H], 0.2)
+    W['discriminator_predictions.dense.bias'] = init.normal([H], 0.1)
+    W['discriminator_predictions.dense_prediction.weight'] = init.normal([1, H], 0.3)
+    W['discriminator_predictions.dense_prediction.bias'] = init.normal([1], 0.1)
+    tokens, token_types, valid = encoder_inputs(init, T, lens, V, types=True)
+
+    c = EncoderConfigLite(vocab_size=V, embedding_size=E, hidden_size=H, num_attention_heads=heads,
+                          intermediate_size=I, num_hidden_layers=L, max_position_embeddings=P, type_vocab_size=2,
+                          layer_norm_eps=1e-12, pad_token_id=0)
+    model = ElectraForPreTrainingHF(c)
+    load_hf_state(model, W, {})
+    dp = model.discriminator_predictions
+    got, remove = hooks([('embeddings', model.electra.embeddings), ('projected', model.electra.embeddings_project)] +
+                        [('layer.%d' % n, l) for n, l in enumerate(model.electra.encoder.layer)] +
+                        [('disc.dense', dp.dense)])
+
+    def run(tk, tt, va):
+        with torch.no_grad():
+            return model(t64(tk), t64(va), t64(tt))
+    replaced, hidden = run(tokens, token_types, valid)
+    remove()
+    debug = [(k, got[k]) for k in ['embeddings', 'projected'] + ['layer.%d' % n for n in range(L)]]
+    debug.append(('disc.act', F.gelu(got['disc.dense'])))
+
+    fn = encoder_functional('electra', W, tokens, token_types, valid, heads, L)
+    encoder_checks(rep, run, fn, tokens, token_types, valid, 'replaced')
+    inputs = [('tokens', tokens), ('token_types', token_types), ('valid', valid)]
+    expected = [('replaced', replaced), ('hidden', hidden)]
+    readme = encoder_readme(ELECTRA_README, 'electra', seed, W, inputs, expected, rep.text(), T, lens, V, True,
+                            E=E, H=H, heads=heads, I=I, L=L, P=P)
+    write_case('electra', W, inputs, expected, debug, readme)
+
+
+def case_distilbert(rep, seed=13, V=48, H=32, heads=4, I=64, L=2, P=16, T=8, lens=(8, 5)):
+    init = Init(seed)
+    W = {}
+    W['distilbert.embeddings.word_embeddings.weight'] = init.normal([V, H], 0.3)
+    W['distilbert.embeddings.position_embeddings.weight'] = init.normal([P, H], 0.2)
+    W['distilbert.embeddings.LayerNorm.weight'] = init.ln_weight(H)
+    W['distilbert.embeddings.LayerNorm.bias'] = init.ln_bias(H)
+    for n in range(L):
+        p = 'distilbert.transformer.layer.%d.' % n
+        for part in ['q_lin', 'k_lin', 'v_lin', 'out_lin']:
+            W[p + 'attention.%s.weight' % part] = init.normal([H, H], 0.2)
+            W[p + 'attention.%s.bias' % part] = init.normal([H], 0.1)
+        W[p + 'sa_layer_norm.weight'] = init.ln_weight(H)
+        W[p + 'sa_layer_norm.bias'] = init.ln_bias(H)
+        W[p + 'ffn.lin1.weight'] = init.normal([I, H], 0.2)
+        W[p + 'ffn.lin1.bias'] = init.normal([I], 0.1)
+        W[p + 'ffn.lin2.weight'] = init.normal([H, I], 0.15)
+        W[p + 'ffn.lin2.bias'] = init.normal([H], 0.1)
+        W[p + 'output_layer_norm.weight'] = init.ln_weight(H)
+        W[p + 'output_layer_norm.bias'] = init.ln_bias(H)
+    W['vocab_transform.weight'] = init.normal([H, H], 0.2)
+    W['vocab_transform.bias'] = init.normal([H], 0.1)
+    W['vocab_layer_norm.weight'] = init.ln_weight(H)
+    W['vocab_layer_norm.bias'] = init.ln_bias(H)
+    W['vocab_projector.bias'] = init.normal([V], 0.1)
+    tokens, _, valid = encoder_inputs(init, T, lens, V, types=False)
+
+    c = EncoderConfigLite(vocab_size=V, dim=H, n_heads=heads, hidden_dim=I, n_layers=L, max_position_embeddings=P,
+                          pad_token_id=0)
+    model = DistilBertForMaskedLMHF(c)
+    load_hf_state(model, W, {'vocab_projector.weight': 'distilbert.embeddings.word_embeddings.weight'})
+    got, remove = hooks([('embeddings', model.distilbert.embeddings)] +
+                        [('layer.%d' % n, l) for n, l in enumerate(model.distilbert.transformer.layer)] +
+                        [('mlm.ln', model.vocab_layer_norm)])
+
+    def run(tk, tt, va):
+        with torch.no_grad():
+            return model(t64(tk), t64(va))
+    logits, hidden = run(tokens, None, valid)
+    remove()
+    debug = [(k, got[k]) for k in ['embeddings'] + ['layer.%d' % n for n in range(L)] + ['mlm.ln']]
+
+    fn = encoder_functional('distilbert', W, tokens, None, valid, heads, L)
+    encoder_checks(rep, run, fn, tokens, None, valid, 'logits')
+    inputs = [('tokens', tokens), ('valid', valid)]
+    expected = [('logits', logits), ('hidden', hidden)]
+    readme = encoder_readme(DISTILBERT_README, 'distilbert', seed, W, inputs, expected, rep.text(), T, lens, V,
+                            False, H=H, heads=heads, I=I, L=L, P=P)
+    write_case('distilbert', W, inputs, expected, debug, readme)
+
+
+# ----------------------------------------------------------------------------------------------
 
 GPT2A_INTRO = ("Tensor names **without** a prefix, as in Hugging Face `GPT2Model` checkpoints "
                "(e.g. the `gpt2` model on the Hub): `wte.weight`, `h.0.attn.c_attn.weight`, ...")
@@ -2888,7 +3892,7 @@ GPT2B_INTRO = ("Tensor names **with** the `transformer.` prefix, as written by H
                "Face model folder.")
 
 CASES = ['gpt2-a', 'gpt2-b', 'makemore-names', 'makemore-tr-names', 'llama-interleaved', 'llama-half',
-         'llama2xs', 'bert', 'encdec', 'gpt1', 'gpt3']
+         'llama2xs', 'bert', 'encdec', 'gpt1', 'gpt3', 'albert', 'electra', 'distilbert']
 
 
 def main(argv):
@@ -2933,6 +3937,11 @@ def main(argv):
         r = Report('gpt3')
         case_gpt3(r)
         reps.append(r)
+    for case, make in [('albert', case_albert), ('electra', case_electra), ('distilbert', case_distilbert)]:
+        if case in want:
+            r = Report(case)
+            make(r)
+            reps.append(r)
     failed = [r.case for r in reps if r.failed]
     if failed:
         sys.stderr.write("make_refs.py: cross-check disagreement in %s\n" % ", ".join(failed))

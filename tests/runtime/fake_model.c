@@ -67,6 +67,17 @@ static const float *fake_forward(void *arena, const void *weights, const int32_t
     return logits;
 }
 
+/* run (ABI 5): the decoder's one input and one output */
+static void fake_run(void *arena, const void *weights, const void *const *inputs, int64_t batch, int64_t seq,
+                     int64_t past, const void **outputs)
+{
+    if (batch != 1) broken("a decoder runs at batch 1", batch, 1);
+    outputs[0] = fake_forward(arena, weights, inputs[0], seq, past);
+}
+
+static const KilnTensor fake_inputs[1] = { { "tokens", KILN_I32, 2, { 1, KILN_DIM_SEQ }, FAKE_VOCAB } };
+static const KilnTensor fake_outputs[1] = { { "logits", KILN_F32, 3, { 1, KILN_DIM_SEQ, FAKE_VOCAB }, 0 } };
+
 const KilnModel kiln_model = {
     .abi_version = KILN_ABI_VERSION,
     .flags = 0,
@@ -90,5 +101,11 @@ const KilnModel kiln_model = {
     .weights = WEIGHTS,
     .tokenizer = fake_tokenizer,
     .tokenizer_bytes = FAKE_TOKENIZER_BYTES,
-    .forward = fake_forward,
+    .run = fake_run,
+    .kind = KILN_DECODER,
+    .n_inputs = 1,
+    .n_outputs = 1,
+    .max_batch = 1,
+    .inputs = fake_inputs,
+    .outputs = fake_outputs,
 };

@@ -1,0 +1,371 @@
+/* exe.c — what every produced executable's command line shares, whatever its model's kind:
+ * messages, option parsing, the thread pool, the weights, the arena and the token lists.
+ * main.c (decoders: generation) and encode.c (encoders: fill-mask, embeddings, ...) are the
+ * two front doors; main() picks one from kiln_model.kind. Errors are sentences on stderr:
+ * rt_fail (exit 1: the input, a file or the model) and rt_usage (exit 2: the command line). */
+#include "runtime/exe.h"
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *rt_prog = "model";
+
+/* ---- messages ------------------------------------------------------------------------- */
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: error: ", rt_prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+/* A problem with the input, a file or the model: returns 1, the exit status. */
+int rt_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* A problem with the command line: returns 2, the exit status. */
+int rt_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "(see: %s --help)\n", rt_prog);
+    return 2;
+}
+
+/* ---- the command line ------------------------------------------------------------------ */
+
+/* "-n VALUE", "-nVALUE" (short names), "--name VALUE", "--name=VALUE" (long names): returns
+ * the value and advances *i, or NULL when argv[*i] is not this option. *missing is set when
+ * it is, without a value. */
+const char *rt_opt_value(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == 0) {
+        if (*i + 1 >= argc) {
+            *missing = 1;
+            return NULL;
+        }
+        return argv[++*i];
+    }
+    if (name[1] == '-' ? a[n] == '=' : 1) return a + n + (name[1] == '-');
+    return NULL;
+}
+
+int rt_parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno == ERANGE)
+        return rt_usage("%s needs a whole number, not '%s'", opt, v);
+    if (x < lo || x > hi) return rt_usage("%s %s is out of range (%lld to %lld)", opt, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int rt_parse_float(const char *opt, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE || x != x)
+        return rt_usage("%s needs a number, not '%s'", opt, v);
+    if (!(x >= lo && x <= hi)) return rt_usage("%s %s is out of range (%g to %g)", opt, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+/* The pool's width and how it was chosen. */
+RtPoolInfo rt_pool_info;
+
+/* Makes the pool: given threads (-t), or 0 for the measured default. */
+int rt_threads_start(long long given)
+{
+    if (given > 0) {
+        int e = rt_pool_start((int)given);
+        if (e) return rt_fail("cannot start %lld threads: %s", given, strerror(e));
+        rt_pool_info.threads = (int)given;
+        rt_pool_info.measured = 0;
+    } else {
+        rt_pool_info.threads = rt_pool_start_default(&rt_pool_info.tried, &rt_pool_info.speedup);
+        rt_pool_info.measured = 1;
+    }
+    const char *mw = getenv("KILN_PARALLEL_MIN_WORK");
+    if (mw && *mw) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(mw, &end, 10);
+        if (*end || errno || v < 1)
+            return rt_fail("KILN_PARALLEL_MIN_WORK must be a whole number from 1 up, not '%s'", mw);
+        rt_pool_set_min_work(v);
+    }
+    return 0;
+}
+
+void rt_threads_describe(FILE *f)
+{
+    if (!rt_pool_info.measured)
+        fprintf(f, "threads: %d (-t)\n", rt_pool_info.threads);
+    else if (rt_pool_info.tried < 2)
+        fprintf(f, "threads: 1 (default: this process may use one CPU)\n");
+    else
+        fprintf(f, "threads: %d (default: at start-up a compute probe ran %.2fx as fast on %d threads as on 1, "
+                "%s the 1.3x needed)\n", rt_pool_info.threads, rt_pool_info.speedup, rt_pool_info.tried,
+                rt_pool_info.threads > 1 ? "over" : "under");
+}
+
+/* ---- start-up: model, weights, arena ---------------------------------------------------- */
+
+int rt_check_model(void)
+{
+    const KilnModel *m = &kiln_model;
+    if (m->abi_version != KILN_ABI_VERSION)
+        return rt_fail("the model was compiled for runtime ABI %u, but this runtime is ABI %u; "
+                    "compile it again with this kiln", m->abi_version, KILN_ABI_VERSION);
+    int ok = m->run && m->vocab >= 1 && m->vocab <= INT_MAX / 2 && m->max_seq >= 1 && m->max_positions >= 1 &&
+             m->max_positions <= INT_MAX / 2 && m->eos_id < m->vocab && !(m->weights && (uintptr_t)m->weights % 64) &&
+             (m->kind == KILN_DECODER || m->kind == KILN_ENCODER) && m->max_batch >= 1 && m->max_batch <= INT_MAX / 2 &&
+             m->n_inputs >= 1 && m->n_inputs <= KILN_MAX_IO && m->n_outputs >= 1 && m->n_outputs <= KILN_MAX_IO &&
+             m->inputs && m->outputs && rt_input("tokens") >= 0;
+    for (int i = 0; ok && i < m->n_inputs + m->n_outputs; i++) {
+        const KilnTensor *t = i < m->n_inputs ? &m->inputs[i] : &m->outputs[i - m->n_inputs];
+        ok = t->name && t->rank >= 1 && t->rank <= KILN_MAX_RANK && t->dtype == (i < m->n_inputs ? KILN_I32 : KILN_F32);
+        for (int k = 0; ok && k < t->rank; k++) ok = t->dims[k] > 0 || t->dims[k] == KILN_DIM_BATCH || t->dims[k] == KILN_DIM_SEQ;
+    }
+    if (ok && m->kind == KILN_DECODER) ok = m->n_inputs == 1 && rt_output("logits") >= 0;
+    if (!ok)
+        return rt_fail("the model's description in this executable is inconsistent (vocab %lld, max_seq %lld, "
+                    "context %lld); the executable is damaged", (long long)m->vocab, (long long)m->max_seq,
+                    (long long)m->max_positions);
+    return 0;
+}
+
+int rt_input(const char *name)
+{
+    for (int i = 0; i < kiln_model.n_inputs; i++)
+        if (kiln_model.inputs[i].name && !strcmp(kiln_model.inputs[i].name, name)) return i;
+    return -1;
+}
+
+int rt_output(const char *name)
+{
+    for (int i = 0; i < kiln_model.n_outputs; i++)
+        if (kiln_model.outputs[i].name && !strcmp(kiln_model.outputs[i].name, name)) return i;
+    return -1;
+}
+
+int64_t rt_tensor_numel(const KilnTensor *t, int64_t batch, int64_t seq)
+{
+    int64_t n = 1;
+    for (int k = 0; k < t->rank; k++) n *= t->dims[k] == KILN_DIM_BATCH ? batch : t->dims[k] == KILN_DIM_SEQ ? seq : t->dims[k];
+    return n;
+}
+
+
+static _Alignas(64) const char no_weights[64];
+
+/* The embedded blob, or the side file mapped read-only and checked. */
+int rt_weights_open(const char *path_arg, RtWeights *w)
+{
+    const KilnModel *m = &kiln_model;
+    if (m->weights) {
+        w->data = m->weights;
+        return 0;
+    }
+    char self[PATH_MAX + 16];
+    const char *path = path_arg;
+    if (!path) {
+        ssize_t n = readlink("/proc/self/exe", self, PATH_MAX);
+        if (n <= 0 || n >= PATH_MAX)
+            return rt_fail("this executable's weights are in a side file, and its own path is unknown "
+                        "(/proc/self/exe: %s); give --weights FILE", n < 0 ? strerror(errno) : "too long");
+        memcpy(self + n, ".weights", 9);
+        path = self;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rt_fail("cannot open the weights file '%s': %s (this executable was compiled with its weights in a "
+                    "side file; %s)", path, strerror(errno),
+                    path_arg ? "check the path" : "put it beside the executable or give --weights FILE");
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return rt_fail("cannot read the weights file '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return rt_fail("the weights file '%s' is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size != m->weights_bytes) {
+        close(fd);
+        return rt_fail("the weights file '%s' has %llu bytes, but this model's weights have %llu: it is %s", path,
+                    (unsigned long long)st.st_size, (unsigned long long)m->weights_bytes,
+                    (uint64_t)st.st_size < m->weights_bytes ? "truncated or another model's" : "another model's");
+    }
+    if (m->weights_bytes == 0) {
+        close(fd);
+        w->data = no_weights;
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)m->weights_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return rt_fail("cannot map the weights file '%s': %s", path, strerror(e));
+    uint64_t check = rt_weights_check(p, m->weights_bytes);
+    if (check != m->weights_check) {
+        munmap(p, (size_t)m->weights_bytes);
+        return rt_fail("the weights file '%s' does not belong to this executable (check %016llx, expected %016llx): "
+                    "use the file compiled with it", path, (unsigned long long)check,
+                    (unsigned long long)m->weights_check);
+    }
+    w->data = p;
+    w->map = p;
+    w->map_len = (size_t)m->weights_bytes;
+    return 0;
+}
+
+/* The arena: one anonymous mapping, page aligned (so 64-byte aligned) and zeroed. */
+void *rt_arena_alloc(void)
+{
+    uint64_t n = kiln_model.arena_bytes ? kiln_model.arena_bytes : 64;
+    if (n > SIZE_MAX / 2) return NULL;
+    void *p = mmap(NULL, (size_t)n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int rt_parse_ids(const char *opt, const char *s, int64_t limit, const char *what, int32_t **out, int64_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    int32_t *ids = malloc(cap * sizeof *ids);
+    if (!ids) return rt_fail("out of memory for %zu values of %s", cap, opt);
+    *out = ids;
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || (*end && *end != ','))
+            return rt_usage("%s needs whole numbers separated by commas: bad value at '%s'", opt, p);
+        if (limit > 0 && v >= limit)
+            return rt_fail("%s: %lld (position %lld) is out of range: the model has %lld %s", opt, v, (long long)*n,
+                           (long long)limit, what);
+        if (v > INT32_MAX) return rt_fail("%s: %lld (position %lld) is out of range", opt, v, (long long)*n);
+        ids[(*n)++] = (int32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (*n == 0) return rt_usage("%s: no values", opt);
+    return 0;
+}
+
+int rt_parse_tokens(const char *s, int32_t **out, int64_t *n)
+{
+    return rt_parse_ids("--tokens", s, kiln_model.vocab, "tokens in its vocabulary", out, n);
+}
+
+/* Reads all of FILE ('-': standard input) into a NUL-terminated buffer. */
+char *rt_read_all(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        rt_fail("cannot read the prompt file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 2) {
+            char *b = cap < SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
+            if (!b) free(buf);
+            buf = b;
+        }
+    }
+    int bad = ferror(f), e = errno;
+    if (f != stdin) fclose(f);
+    if (!buf) {
+        rt_fail("the prompt '%s' does not fit in memory", path);
+        return NULL;
+    }
+    if (bad) {
+        free(buf);
+        rt_fail("cannot read the prompt %s: %s", strcmp(path, "-") ? path : "from standard input", strerror(e));
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+int rt_open_tokenizer(RtTokenizer *t, void **copy)
+{
+    const void *blob = kiln_model.tokenizer;
+    *copy = NULL;
+    if ((uintptr_t)blob % 4) {
+        *copy = malloc((size_t)kiln_model.tokenizer_bytes);
+        if (*copy) memcpy(*copy, blob, (size_t)kiln_model.tokenizer_bytes);
+        blob = *copy;
+    }
+    int trc = blob ? rt_tok_open(blob, (size_t)kiln_model.tokenizer_bytes, t) : RT_TOK_ETRUNC;
+    if (trc != RT_TOK_OK) {
+        free(*copy);
+        *copy = NULL;
+        return rt_fail("the tokenizer table in this executable is unusable: %s", rt_tok_strerror(trc));
+    }
+    return 0;
+}
+
+void rt_print_version(void)
+{
+    const KilnModel *m = &kiln_model;
+    printf("%s\n", m->name ? m->name : "(unnamed model)");
+    printf("  compiled by kiln %s; runtime of kiln %s (ABI %u)\n", m->kiln_version ? m->kiln_version : "?",
+           KILN_VERSION, m->abi_version);
+    printf("  target %s, cpu %s\n", m->target ? m->target : "?", m->cpu ? m->cpu : "?");
+    if (m->weights)
+        printf("  weights embedded, %llu bytes\n", (unsigned long long)m->weights_bytes);
+    else
+        printf("  weights external (<executable>.weights or --weights FILE), %llu bytes\n",
+               (unsigned long long)m->weights_bytes);
+    if (m->kind == KILN_ENCODER)
+        printf("  encoder: vocabulary %lld tokens, at most %lld tokens per input and %lld inputs per call\n",
+               (long long)m->vocab, (long long)m->max_seq, (long long)m->max_batch);
+    else
+        printf("  vocabulary %lld tokens, context %lld positions (at most %lld per forward call)\n",
+               (long long)m->vocab, (long long)m->max_positions, (long long)m->max_seq);
+    printf("  inputs");
+    for (int i = 0; i < m->n_inputs; i++) printf("%s %s", i ? "," : "", m->inputs[i].name);
+    printf("; outputs");
+    for (int i = 0; i < m->n_outputs; i++) printf("%s %s", i ? "," : "", m->outputs[i].name);
+    printf("\n");
+    printf("  arena %llu bytes; tokenizer %s\n", (unsigned long long)m->arena_bytes,
+           m->tokenizer ? "embedded" : "none (use --tokens)");
+    if (m->selftest_n > 0) printf("  selftest: %lld tokens and their logits embedded (--selftest)\n", (long long)m->selftest_n);
+    else printf("  selftest: none (kiln compile --selftest embeds one)\n");
+    if (rt_threads_start(0) == 0) {
+        printf("  ");
+        rt_threads_describe(stdout);
+        rt_pool_stop();
+    }
+}

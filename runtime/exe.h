@@ -1,0 +1,78 @@
+/* exe.h — the parts of a produced executable's command line that decoders (main.c) and
+ * encoders (encode.c) share (runtime/exe.c). */
+#ifndef KILN_RUNTIME_EXE_H
+#define KILN_RUNTIME_EXE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "unknown"
+#endif
+
+extern const char *rt_prog;         /* argv[0]'s last part, for messages */
+
+/* "PROG: error: ..." on stderr; rt_fail returns 1 (the input, a file, the model), rt_usage 2
+ * (the command line, with a pointer to --help). */
+int rt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int rt_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "-n VALUE", "-nVALUE" (short names), "--name VALUE", "--name=VALUE" (long names): returns
+ * the value and advances *i, or NULL when argv[*i] is not this option. *missing is set when
+ * it is, without a value. */
+const char *rt_opt_value(int argc, char **argv, int *i, const char *name, int *missing);
+/* The value of option opt in [lo, hi], or rt_usage's 2. */
+int rt_parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out);
+int rt_parse_float(const char *opt, const char *v, double lo, double hi, double *out);
+
+/* The pool's width and how it was chosen. */
+typedef struct RtPoolInfo {
+    int threads, measured, tried;
+    double speedup;
+} RtPoolInfo;
+extern RtPoolInfo rt_pool_info;
+/* Makes the pool: given threads (-t), or 0 for the measured default. */
+int rt_threads_start(long long given);
+void rt_threads_describe(FILE *f);
+
+/* kiln_model is consistent and of this runtime's ABI, else rt_fail's 1. */
+int rt_check_model(void);
+/* The place of the input or output of that name in kiln_model's tables, or -1. */
+int rt_input(const char *name);
+int rt_output(const char *name);
+/* Elements of t at this batch and seq. */
+int64_t rt_tensor_numel(const KilnTensor *t, int64_t batch, int64_t seq);
+
+typedef struct RtWeights {
+    const void *data;
+    void *map;                  /* the mapping to undo, or NULL */
+    size_t map_len;
+} RtWeights;
+/* The embedded blob, or the side file (path_arg, or the executable's path + ".weights")
+ * mapped read-only and checked. */
+int rt_weights_open(const char *path_arg, RtWeights *w);
+/* The arena: one anonymous mapping, page aligned (so 64-byte aligned) and zeroed; NULL
+ * when it cannot be had. */
+void *rt_arena_alloc(void);
+
+/* The embedded tokenizer, read in place (4-byte aligned: copied once into *copy, to free,
+ * if the blob is not); rt_fail's 1 when it is unusable. */
+int rt_open_tokenizer(RtTokenizer *t, void **copy);
+
+/* Option opt's list "a,b,c" of whole numbers below limit (0: any; `what` names them in the
+ * message, "token types") into *out (malloc'd, freed by the caller even on an error). */
+int rt_parse_ids(const char *opt, const char *s, int64_t limit, const char *what, int32_t **out, int64_t *n);
+/* --tokens a,b,c: the ids, each below kiln_model.vocab. */
+int rt_parse_tokens(const char *s, int32_t **out, int64_t *n);
+/* --version: the model, the compiler, the target, sizes, inputs and outputs, threads. */
+void rt_print_version(void);
+/* The executable of an encoder (runtime/encode.c): main() hands it the command line. */
+int rt_encoder_main(int argc, char **argv);
+/* All of FILE ('-': standard input) in a NUL-terminated malloc'd buffer, or NULL (said). */
+char *rt_read_all(const char *path, size_t *len);
+
+#endif
