@@ -18,6 +18,9 @@ static const char help[] =
     "             model_type gpt2: tokenizer vocab.json + merges.txt (or encoder.json +\n"
     "             vocab.bpe); weight names with the `transformer.` prefix or without.\n"
     "             model_type llama (LlamaForCausalLM): tokenizer.json, else tokenizer.model.\n"
+    "             model_type bert, albert, distilbert, electra (encoders): vocab.txt, lower-\n"
+    "             cased as tokenizer_config.json's do_lower_case says; names with the family's\n"
+    "             prefix (`bert.`, ...) or without.\n"
     "  model.bin  a llama2.c checkpoint (the legacy export, version 0). Its weights are written\n"
     "             as safetensors beside the XML, under llama2.c's names: -o out/NAME.xml\n"
     "             writes out/NAME.safetensors (it never overwrites the checkpoint).\n"
@@ -25,7 +28,8 @@ static const char help[] =
     "  -o FILE           the model description to write; paths in it are relative to it\n"
     "  --tokenizer FILE  the tokenizer, by extension: .bin a llama2.c tokenizer.bin,\n"
     "                    .model a SentencePiece model, .json a Hugging Face tokenizer.json\n"
-    "                    (LLaMA only; for a folder it replaces the one found there)\n"
+    "                    (LLaMA only), .txt a WordPiece vocab.txt (encoders); for a folder\n"
+    "                    it replaces the one found there\n"
     "\n"
     "The written model is loaded back and checked, weights and tokenizer included.\n";
 

@@ -67,9 +67,9 @@ void fe_release(Module *m);
 
 /* Importers write a model XML at out_path (paths in it relative to it) and load it back
  * to check it, weights and tokenizer included; tokenizer (or NULL) overrides the one found,
- * its kind taken from its name: .bin llama2c, .model sentencepiece, .json hf. docs/import.md.
- * fe_import_hf: a Hugging Face folder (config.json, safetensors, tokenizer files), GPT-2 or
- * LLaMA. fe_import_llama2c: a llama2.c checkpoint (.bin, legacy version 0), whose weights
+ * its kind taken from its name: .bin llama2c, .model sentencepiece, .json hf, .txt wordpiece.
+ * docs/import.md. fe_import_hf: a Hugging Face folder (config.json, safetensors, tokenizer
+ * files): GPT-2, LLaMA, or the encoders BERT, ALBERT, DistilBERT and ELECTRA. fe_import_llama2c: a llama2.c checkpoint (.bin, legacy version 0), whose weights
  * are written as safetensors beside the XML (out/NAME.xml → out/NAME.safetensors). */
 int fe_import_hf(Diag *d, const char *dir, const char *tokenizer, const char *out_path);
 int fe_import_llama2c(Diag *d, const char *bin, const char *tokenizer, const char *out_path);

@@ -2,7 +2,8 @@
  * helpers every importer shares.
  *
  * The family comes from config.json's model_type (or, when that is missing, its
- * architectures list): gpt2 → import_gpt2.c, llama → import_hf_llama.c. config.json is parsed
+ * architectures list): gpt2 → import_gpt2.c, llama → import_hf_llama.c, the encoders bert,
+ * albert, distilbert and electra → import_hf_bert.c. config.json is parsed
  * once with json-c; the families read their keys through hf_int/hf_num/hf_bool/hf_str, which
  * say which key is wrong and why (missing, wrong JSON type, out of range). JSON null is
  * taken as absent, as transformers does. */
@@ -215,7 +216,16 @@ json_object *hf_parse(Diag *d, const char *path, const char *text, size_t len)
 
 /* ---- the folder --------------------------------------------------------------------------- */
 
-/* "gpt2", "llama", or another model_type (reported by the caller); NULL after an error. */
+/* The model_type an architectures entry implies (transformers' class name prefixes). */
+static const struct {
+    const char *arch_prefix, *type;
+} arch_families[] = {
+    { "LlamaFor", "llama" }, { "GPT2", "gpt2" }, { "DistilBert", "distilbert" }, { "Albert", "albert" },
+    { "Electra", "electra" }, { "Bert", "bert" },
+};
+
+/* "gpt2", "llama", "bert", ..., or another model_type (reported by the caller); NULL after an
+ * error. */
 static const char *family(Diag *d, const char *path, json_object *cfg)
 {
     const char *type = NULL;
@@ -225,10 +235,62 @@ static const char *family(Diag *d, const char *path, json_object *cfg)
     if (arch && json_object_is_type(arch, json_type_array))
         for (size_t i = 0; i < json_object_array_length(arch); i++) {
             const char *s = json_object_get_string(json_object_array_get_idx(arch, i));
-            if (s && !strcmp(s, "LlamaForCausalLM")) return "llama";
-            if (s && (!strcmp(s, "GPT2LMHeadModel") || !strcmp(s, "GPT2Model"))) return "gpt2";
+            for (size_t k = 0; s && k < sizeof arch_families / sizeof *arch_families; k++)
+                if (!strncmp(s, arch_families[k].arch_prefix, strlen(arch_families[k].arch_prefix)))
+                    return arch_families[k].type;
         }
     return "(none)";
+}
+
+int hf_weight_files(Diag *d, Arena *a, const char *dir, const char ***files, int *n)
+{
+    *n = 0;
+    const char *single = path_join(a, dir, "model.safetensors"), *index = path_join(a, dir, "model.safetensors.index.json");
+    if (import_is_file(single)) {
+        *files = arena_alloc(a, sizeof **files);
+        (*files)[(*n)++] = single;
+        return 0;
+    }
+    if (!import_is_file(index)) {
+        if (import_is_file(path_join(a, dir, "pytorch_model.bin")) ||
+            import_is_file(path_join(a, dir, "pytorch_model.bin.index.json"))) {
+            diag_file_error(d, dir, "has pytorch_model.bin but no model.safetensors; kiln reads safetensors "
+                                    "(convert with the safetensors library)");
+            return -1;
+        }
+        return 0;
+    }
+    size_t len;
+    char *text = file_read_all(d, index, &len);
+    json_object *js = text ? hf_parse(d, index, text, len) : NULL, *map = js ? hf_key(js, "weight_map") : NULL;
+    int rc = -1;
+    if (!js) goto out;
+    if (!map || !json_object_is_type(map, json_type_object) || json_object_object_length(map) == 0) {
+        diag_file_error(d, index, "has no 'weight_map' (an object: tensor name → shard file)");
+        goto out;
+    }
+    *files = arena_array(a, (size_t)json_object_object_length(map), sizeof **files);
+    json_object_object_foreach(map, tensor, v) {
+        const char *f = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+        if (!f || !f[0] || strchr(f, '/')) {
+            diag_file_error(d, index, "weight_map['%s'] must be the name of a file in the folder", tensor);
+            goto out;
+        }
+        const char *p = path_join(a, dir, f);
+        int seen = 0;
+        for (int i = 0; i < *n && !seen; i++) seen = !strcmp((*files)[i], p);
+        if (seen) continue;
+        if (!import_is_file(p)) {
+            diag_file_error(d, index, "names the shard '%s' (for tensor '%s'), which is not in the folder", f, tensor);
+            goto out;
+        }
+        (*files)[(*n)++] = p;
+    }
+    rc = 0;
+out:
+    json_object_put(js);
+    free(text);
+    return rc;
 }
 
 int fe_import_hf(Diag *d, const char *dir, const char *tokenizer, const char *out_path)
@@ -253,11 +315,14 @@ int fe_import_hf(Diag *d, const char *dir, const char *tokenizer, const char *ou
     if (!type) goto out;
     if (!strcmp(type, "gpt2")) rc = import_gpt2(d, &a, dir, path, cfg, tokenizer, out_path);
     else if (!strcmp(type, "llama")) rc = import_hf_llama(d, &a, dir, path, cfg, tokenizer, out_path);
+    else if (!strcmp(type, "bert") || !strcmp(type, "albert") || !strcmp(type, "distilbert") || !strcmp(type, "electra"))
+        rc = import_hf_bert(d, &a, dir, path, cfg, type, tokenizer, out_path);
     else if (!strcmp(type, "llama2.c"))
         diag_file_error(d, path, "model_type 'llama2.c' is a llama2.c checkpoint: import its .bin file "
                                  "(kiln import model.bin -o model.xml)");
     else
-        diag_file_error(d, path, "model_type '%s' is not supported by kiln import (supported: gpt2, llama)", type);
+        diag_file_error(d, path, "model_type '%s' is not supported by kiln import (supported: gpt2, llama, bert, "
+                                 "albert, distilbert, electra)", type);
 out:
     json_object_put(cfg);
     free(text);

@@ -118,60 +118,6 @@ int fe_hf_llama_config(Diag *d, const char *name, const char *text, size_t len, 
 
 /* ---- the folder ----------------------------------------------------------------------- */
 
-/* The weight files, as paths under dir: model.safetensors, or the shards of
- * model.safetensors.index.json in the order the weight map first names them. *n = 0 when
- * the folder has neither (the model is then described without its weights). */
-static int weight_files(Diag *d, Arena *a, const char *dir, const char ***files, int *n)
-{
-    *n = 0;
-    const char *single = path_join(a, dir, "model.safetensors"), *index = path_join(a, dir, "model.safetensors.index.json");
-    if (import_is_file(single)) {
-        *files = arena_alloc(a, sizeof **files);
-        (*files)[(*n)++] = single;
-        return 0;
-    }
-    if (!import_is_file(index)) {
-        if (import_is_file(path_join(a, dir, "pytorch_model.bin"))) {
-            diag_file_error(d, dir, "has pytorch_model.bin but no model.safetensors; kiln reads safetensors "
-                                    "(convert with the safetensors library)");
-            return -1;
-        }
-        return 0;
-    }
-    size_t len;
-    char *text = file_read_all(d, index, &len);
-    json_object *js = text ? hf_parse(d, index, text, len) : NULL, *map = js ? hf_key(js, "weight_map") : NULL;
-    int rc = -1;
-    if (!js) goto out;
-    if (!map || !json_object_is_type(map, json_type_object) || json_object_object_length(map) == 0) {
-        diag_file_error(d, index, "has no 'weight_map' (an object: tensor name → shard file)");
-        goto out;
-    }
-    size_t cap = (size_t)json_object_object_length(map);
-    *files = arena_array(a, cap, sizeof **files);
-    json_object_object_foreach(map, tensor, v) {
-        const char *f = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-        if (!f || !f[0] || strchr(f, '/')) {
-            diag_file_error(d, index, "weight_map['%s'] must be the name of a file in the folder", tensor);
-            goto out;
-        }
-        const char *p = path_join(a, dir, f);
-        int seen = 0;
-        for (int i = 0; i < *n && !seen; i++) seen = !strcmp((*files)[i], p);
-        if (seen) continue;
-        if (!import_is_file(p)) {
-            diag_file_error(d, index, "names the shard '%s' (for tensor '%s'), which is not in the folder", f, tensor);
-            goto out;
-        }
-        (*files)[(*n)++] = p;
-    }
-    rc = 0;
-out:
-    json_object_put(js);
-    free(text);
-    return rc;
-}
-
 static const char *shape_str(Arena *a, const int64_t *s, int rank)
 {
     const char *out = "[";
@@ -233,7 +179,7 @@ int import_hf_llama(Diag *d, Arena *a, const char *dir, const char *cfg_path, js
     if (hf_llama_hparams(d, cfg_path, cfg, &m.h, &m.explicit_head_dim)) return -1;
     const char **files = NULL;
     int n_files = 0;
-    if (weight_files(d, a, dir, &files, &n_files)) return -1;
+    if (hf_weight_files(d, a, dir, &files, &n_files)) return -1;
     if (n_files && check_tensors(d, a, cfg_path, &m.h, files, n_files)) return -1;
     if (!n_files) {
         diag_warning(d, loc_make(diag_file(d, dir), 0, 0),

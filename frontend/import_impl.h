@@ -1,7 +1,8 @@
 /* import_impl.h — shared by the importers (frontend/import_*.c) only.
  *
- * import_hf.c reads a folder's config.json and picks the family; import_gpt2.c and
- * import_hf_llama.c read their families' configs; import_llama2c.c reads llama2.c
+ * import_hf.c reads a folder's config.json and picks the family; import_gpt2.c,
+ * import_hf_llama.c and import_hf_bert.c (BERT, ALBERT, DistilBERT, ELECTRA) read their
+ * families' configs; import_llama2c.c reads llama2.c
  * checkpoints; import_llama.c writes the LLaMA XML both LLaMA importers share and loads
  * the result back. */
 #ifndef KILN_IMPORT_IMPL_H
@@ -93,12 +94,19 @@ int hf_bool(Diag *d, const char *path, json_object *cfg, const char *key, int *o
 int hf_str(Diag *d, const char *path, json_object *cfg, const char *key, const char **out);
 /* The parsed JSON text, an object; NULL after reporting. */
 json_object *hf_parse(Diag *d, const char *path, const char *text, size_t len);
+/* The weight files of a folder, as paths under dir: model.safetensors, or the shards of
+ * model.safetensors.index.json in the order its weight map first names them. *n = 0 when the
+ * folder has neither; a folder with pytorch_model.bin alone is an error (convert it). */
+int hf_weight_files(Diag *d, Arena *a, const char *dir, const char ***files, int *n);
 
 /* The families (cfg is the parsed config.json at cfg_path in dir). */
 int import_gpt2(Diag *d, Arena *a, const char *dir, const char *cfg_path, json_object *cfg, const char *tokenizer,
                 const char *out_path);
 int import_hf_llama(Diag *d, Arena *a, const char *dir, const char *cfg_path, json_object *cfg, const char *tokenizer,
                     const char *out_path);
+/* family: the model_type, "bert", "albert", "distilbert" or "electra". */
+int import_hf_bert(Diag *d, Arena *a, const char *dir, const char *cfg_path, json_object *cfg, const char *family,
+                   const char *tokenizer, const char *out_path);
 /* config.json of a LLaMA → hyper-parameters (no file is read). */
 int hf_llama_hparams(Diag *d, const char *path, json_object *cfg, LlamaHparams *h, int *explicit_head_dim);
 
