@@ -4,7 +4,8 @@
 Every option that `kiln CMD --help` prints, for every command `kiln --help` lists, must
 appear in that command's part of docs/kiln.1 (`.SS kiln CMD`) and of docs/cli.md
 (`### kiln CMD`); every option a compiled executable's --help prints (the tiny model's),
-in THE PRODUCED EXECUTABLE / "## The produced executable". An option is a word that starts
+in THE PRODUCED EXECUTABLE / "## The produced executable", and an encoder's (the BERT test
+model's) in THE PRODUCED EXECUTABLE OF AN ENCODER / "## The produced executable of an encoder". An option is a word that starts
 with - or -- outside any other word (`--top-k`, `-O3`, `--emit` of `--emit=KINDS`); it
 appears in the docs as the same whole word (roff's \\- read as -, font changes dropped), so
 `-p` is not satisfied by `--top-p`. A new command, or a new option in a --help, fails
@@ -112,6 +113,20 @@ with tempfile.TemporaryDirectory() as tmp:
     check('the executable\'s --help lists -p, -n and --temperature', {'-p', '-n', '--temperature'} <= set(opts), opts)
     documented('the produced executable', opts,
                section(man, '.SH "THE PRODUCED EXECUTABLE"', r'\.SH '), section(md, '## The produced executable', r'## '))
+
+# an encoder's executable --help (the BERT test model with a WordPiece vocabulary)
+with tempfile.TemporaryDirectory() as tmp:
+    exe = os.path.join(tmp, 'bert')
+    rc, out, err = run([kiln, 'compile', os.path.join(src, 'tests', 'tokenizer', 'bert_wordpiece.xml'), '-o', exe])
+    check('compile an encoder', rc == 0, err)
+    rc, out, err = run([exe, '--help'])
+    check('the encoder executable\'s --help', rc == 0 and out.strip(), err)
+    opts = options_of(out)
+    print('encoder executable: %s' % ' '.join(opts))
+    check('the encoder executable\'s --help lists --fill-mask and --embed', {'--fill-mask', '--embed'} <= set(opts), opts)
+    documented('the produced executable of an encoder', opts,
+               section(man, '.SH "THE PRODUCED EXECUTABLE OF AN ENCODER"', r'\.SH '),
+               section(md, '## The produced executable of an encoder', r'## '))
 
 # the extraction itself: the rules above, on known text
 check('option words: --emit of --emit=KINDS, -O3, not x86-64 nor row-major',
