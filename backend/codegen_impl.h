@@ -18,17 +18,21 @@ typedef struct ModelFacts {
 
 /* forward.c: the graph an executable runs, as runtime/model.h describes it */
 typedef struct ExeGraph {
-    const Graph *g;
-    int kind;                   /* KILN_DECODER (the module has `past` or a state) or KILN_ENCODER */
-    const Node *logits;         /* the output `logits`, or NULL (an encoder without one) */
+    const Graph *g;             /* the main graph: `forward`, or `decode` */
+    const Graph *encode;        /* KILN_SEQ2SEQ: `encode`; else NULL */
+    int kind;                   /* KILN_DECODER, KILN_ENCODER or KILN_SEQ2SEQ */
+    const Node *logits;         /* g's output `logits`, or NULL (an encoder without one) */
     int64_t vocab;              /* logits' last dim, or the rows of the table `tokens` indexes */
-    int64_t max_batch;          /* the bound of batch, 1 without one */
 } ExeGraph;
 int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x);
-/* profiled: the variant that calls kiln_profile_enter/exit around every kernel call */
-LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset, int profiled);
-void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const ExeGraph *x,
-                          const ModelFacts *f);
+/* The function `name` running g; profiled: the variant that calls kiln_profile_enter/exit
+ * around every kernel call */
+LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset, int profiled,
+                             const char *name);
+/* encode: x->encode's function, or NULL; plan: the main graph's (its state offsets are every
+ * graph's) */
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, LLVMValueRef encode,
+                          const ExeGraph *x, const MemPlan *plan, const ModelFacts *f);
 
 /* capture.c: kiln_capture(n's index, y, n's bytes at this call's symbols symv) after node
  * n, for `kiln diff`; nothing for inputs and weights. */

@@ -52,7 +52,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
 {
     Arena a = { 0 };
     Cg cg = { 0 };
-    MemPlan plan = { 0 };
+    MemPlan plan = { 0 }, enc_plan = { 0 };
     KernelSites sites = { 0 };
     uint64_t *woff = NULL;
     int rc = -1;
@@ -68,7 +68,7 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     ExeGraph x;
     if (cg_forward_graph(m, d, &x)) goto out;
     const Graph *g = x.g;
-    if (pass_plan_memory(m, g, &plan, d)) goto out;
+    if (pass_plan_memory(m, g, &plan, d) || (x.encode && pass_plan_memory(m, x.encode, &enc_plan, d))) goto out;
     phase(o, "memory plan", &t);
 
     /* weights */
@@ -86,7 +86,8 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
         goto out;
     }
     if (eos >= 0) facts.eos_id = eos;
-    facts.arena_bytes = plan.arena_bytes;
+    /* one arena for every graph: the states lie at the same offsets in each plan */
+    facts.arena_bytes = plan.arena_bytes > enc_plan.arena_bytes ? plan.arena_bytes : enc_plan.arena_bytes;
     facts.weights_embedded = !o->weights_external;
     woff = xcalloc((size_t)m->n_weights + 1, sizeof *woff);
     const char *wpath = o->weights_external ? beside(&a, o->out, ".weights") : arena_printf(&a, "%s/weights.bin", tmp);
@@ -112,11 +113,13 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
     if (cg_init(&cg, m, o, d)) goto out;
     cg.capture = o->capture;
     cg_emit_kernels(&cg, g, o, &sites);     /* forward finds them made */
-    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, 0);
-    LLVMValueRef fwd_profiled = cg_emit_forward(&cg, g, &plan, woff, 1);
+    if (x.encode) cg_emit_kernels(&cg, x.encode, o, &sites);
+    LLVMValueRef fwd = cg_emit_forward(&cg, g, &plan, woff, 0, "kiln_forward");
+    LLVMValueRef fwd_profiled = cg_emit_forward(&cg, g, &plan, woff, 1, "kiln_forward_profiled");
+    LLVMValueRef enc = x.encode ? cg_emit_forward(&cg, x.encode, &enc_plan, woff, 0, "kiln_encode") : NULL;
     facts.selftest_n = o->selftest_n;
     facts.selftest_tokens = o->selftest_tokens;
-    cg_emit_model_record(&cg, fwd, fwd_profiled, &x, &facts);
+    cg_emit_model_record(&cg, fwd, fwd_profiled, enc, &x, &plan, &facts);
     if (o->debug_info) cg_debug_info(&cg, g, &sites, (LLVMValueRef[]){ fwd, fwd_profiled }, 2);
     /* kernels are the module's own: internal, so LLVM may inline and specialize them */
     for (LLVMValueRef f = LLVMGetFirstFunction(cg.mod); f; f = LLVMGetNextFunction(f)) {
@@ -171,6 +174,7 @@ out:
     kernel_sites_free(&sites);
     cg_dispose(&cg);
     mem_plan_free(&plan);
+    mem_plan_free(&enc_plan);
     free(woff);
     remove_tree(tmp);
     arena_free(&a);

@@ -38,14 +38,12 @@
 
 #include "runtime/model.h"
 
-/* A dim of an input or output as KilnTensor has it: its size, KILN_DIM_BATCH or
- * KILN_DIM_SEQ; 0 (a size no tensor has) for any other. */
-static int64_t io_dim(const Module *m, Dim d)
+/* A dim of an input or output as KilnTensor has it: its size, or -s for symbol s (the
+ * runtime's dims[s - 1]); 0 (a size no tensor has) for any other. */
+static int64_t io_dim(Dim d)
 {
-    int batch = ir_module_sym(m, "batch"), seq = ir_module_sym(m, "seq");
     if (dim_is_const(d)) return d.k > 0 ? d.k : 0;
-    if (batch && dim_eq(d, dim_sym(batch))) return KILN_DIM_BATCH;
-    if (seq && dim_eq(d, dim_sym(seq))) return KILN_DIM_SEQ;
+    if (d.k == 0 && d.sym[0] && (IR_DIM_TERMS < 2 || !d.sym[1])) return -(int64_t)d.sym[0];
     return 0;
 }
 
@@ -66,72 +64,11 @@ static int is_encoder(const Module *m, const Graph *g)
     return 0;
 }
 
-/* The graph an executable runs: `forward` (or the only graph), whose symbols are batch, seq
- * and past. A decoder (is_encoder says which) takes one input tokens i32[batch, seq] and gives
- * logits f32[batch, seq, vocab], at batch 1. An encoder takes tokens and optionally
- * token_types and valid, each i32[batch, seq], and gives f32 outputs whose dims are sizes,
- * batch or seq (runtime/model.h names the ones the runtime uses). */
-int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
+/* Every input i32 of rank 2 with a batch first (the symbol batch or 1) and a symbol second;
+ * every output f32 with at most KILN_MAX_RANK dims, each a size or one symbol. */
+static int check_io(const Module *m, const Graph *g, Diag *d)
 {
-    memset(x, 0, sizeof *x);
-    const Graph *g = m->n_graphs == 1 ? m->graphs[0] : ir_module_graph(m, "forward");
-    if (!g) {
-        diag_error(d, m->loc, "an executable runs one graph named 'forward'; this model has %d graphs", m->n_graphs);
-        return -1;
-    }
-    for (int s = 1; s <= m->n_syms; s++) {
-        const char *name = m->syms[s].name;
-        if (strcmp(name, "seq") && strcmp(name, "past") && strcmp(name, "batch")) {
-            diag_error(d, m->syms[s].loc, "dimension '%s': an executable binds only batch, seq and past", name);
-            return -1;
-        }
-    }
-    int seq = ir_module_sym(m, "seq"), batch = ir_module_sym(m, "batch");
-    x->g = g;
-    x->kind = is_encoder(m, g) ? KILN_ENCODER : KILN_DECODER;
-    x->max_batch = x->kind == KILN_ENCODER && batch ? m->syms[batch].max : 1;
-    const Node *tokens = NULL;
-    for (int i = 0; i < g->n_inputs; i++) {
-        const Node *in = g->inputs[i];
-        int ok = in->dtype == DT_I32 && in->shape.rank == 2 && seq && dim_eq(in->shape.d[1], dim_sym(seq)) &&
-                 (io_dim(m, in->shape.d[0]) == KILN_DIM_BATCH || io_dim(m, in->shape.d[0]) == 1);
-        if (x->kind == KILN_DECODER && (g->n_inputs != 1 || !ok)) {
-            diag_error(d, g->loc, "graph '%s' must take one input tokens i32[batch, seq] to become an executable",
-                       g->name);
-            return -1;
-        }
-        if (!ok || (strcmp(in->name, "tokens") && strcmp(in->name, "token_types") && strcmp(in->name, "valid"))) {
-            diag_error(d, in->loc, "input '%s': an executable's inputs are tokens and, for encoders, token_types and valid, each "
-                       "i32[batch, seq]", in->name);
-            return -1;
-        }
-        if (!strcmp(in->name, "tokens")) tokens = in;
-    }
-    if (!tokens) {
-        diag_error(d, g->loc, "graph '%s' must take an input tokens i32[batch, seq] to become an executable", g->name);
-        return -1;
-    }
-    int named_logits = 0;
-    for (int i = 0; i < g->n_outputs; i++) {
-        const Node *o = g->outputs[i].node;
-        int ok = o->dtype == DT_F32 && o->shape.rank >= 1 && o->shape.rank <= KILN_MAX_RANK;
-        for (int k = 0; ok && k < o->shape.rank; k++) ok = io_dim(m, o->shape.d[k]) != 0;
-        if (!ok) {
-            diag_error(d, g->loc, "output '%s': an executable's outputs are f32 with at most %d dims, each a size, "
-                       "batch or seq", g->outputs[i].name, KILN_MAX_RANK);
-            return -1;
-        }
-        if (strcmp(g->outputs[i].name, "logits")) continue;
-        named_logits = 1;
-        if (o->shape.rank != 3 || !dim_eq(o->shape.d[1], dim_sym(seq)) || !dim_is_const(o->shape.d[2])) break;
-        x->logits = o;
-        x->vocab = o->shape.d[2].k;
-    }
-    if (!x->logits && (x->kind == KILN_DECODER || named_logits)) {
-        diag_error(d, g->loc, "graph '%s' must have an output logits f32[batch, seq, vocab] to become an executable",
-                   g->name);
-        return -1;
-    }
+    int batch = ir_module_sym(m, "batch");
     if (g->n_inputs > KILN_MAX_IO || g->n_outputs > KILN_MAX_IO) {
         diag_error(d, g->loc, "graph '%s': an executable takes at most %d inputs and gives at most %d outputs",
                    g->name, KILN_MAX_IO, KILN_MAX_IO);
@@ -139,6 +76,108 @@ int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
     }
     if (g->n_outputs == 0) {
         diag_error(d, g->loc, "graph '%s' has no output for the executable to give", g->name);
+        return -1;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const Node *in = g->inputs[i];
+        int64_t b = in->shape.rank == 2 ? io_dim(in->shape.d[0]) : 0;
+        if (in->dtype != DT_I32 || in->shape.rank != 2 || !(b == 1 || (batch && b == -batch)) ||
+            io_dim(in->shape.d[1]) >= 0) {
+            diag_error(d, in->loc, "input '%s': an executable's inputs are i32[batch, n], n a dimension such as seq",
+                       in->name);
+            return -1;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const Node *o = g->outputs[i].node;
+        int ok = o->dtype == DT_F32 && o->shape.rank >= 1 && o->shape.rank <= KILN_MAX_RANK;
+        for (int k = 0; ok && k < o->shape.rank; k++) ok = io_dim(o->shape.d[k]) != 0;
+        if (!ok) {
+            diag_error(d, g->loc, "output '%s': an executable's outputs are f32 with at most %d dims, each a size "
+                       "or one dimension", g->outputs[i].name, KILN_MAX_RANK);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const Node *graph_input(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!strcmp(g->inputs[i]->name, name)) return g->inputs[i];
+    return NULL;
+}
+
+/* The graphs an executable runs: `forward` (or the only graph), or `encode` and `decode` of
+ * a sequence-to-sequence model; its symbols are among batch, seq, past and src. A decoder
+ * (is_encoder says which) takes one input tokens i32[batch, seq] and gives logits f32[batch,
+ * seq, vocab]. An encoder takes tokens and optionally token_types and valid, each
+ * i32[batch, seq]. `decode` takes tokens and src_valid and gives logits; `encode` takes src
+ * and src_valid. Outputs are f32 whose dims are sizes or dims (runtime/model.h). */
+int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
+{
+    memset(x, 0, sizeof *x);
+    const Graph *enc = ir_module_graph(m, "encode"), *dec = ir_module_graph(m, "decode");
+    const Graph *g = m->n_graphs == 1 ? m->graphs[0] : ir_module_graph(m, "forward");
+    if (enc && dec && m->n_graphs == 2) g = dec;
+    else if (!g) {
+        diag_error(d, m->loc, "an executable runs one graph named 'forward', or 'encode' and 'decode'; this model "
+                   "has %d graphs", m->n_graphs);
+        return -1;
+    }
+    if (m->n_syms > KILN_MAX_DIMS) {
+        diag_error(d, m->loc, "an executable binds at most %d dimensions; this model has %d", KILN_MAX_DIMS, m->n_syms);
+        return -1;
+    }
+    for (int s = 1; s <= m->n_syms; s++) {
+        const char *name = m->syms[s].name;
+        if (strcmp(name, "seq") && strcmp(name, "past") && strcmp(name, "batch") && strcmp(name, "src")) {
+            diag_error(d, m->syms[s].loc, "dimension '%s': an executable binds only batch, seq, past and src", name);
+            return -1;
+        }
+    }
+    int seq = ir_module_sym(m, "seq");
+    x->g = g;
+    x->kind = g == dec ? KILN_SEQ2SEQ : is_encoder(m, g) ? KILN_ENCODER : KILN_DECODER;
+    x->encode = g == dec ? enc : NULL;
+    if (check_io(m, g, d) || (x->encode && check_io(m, x->encode, d))) return -1;
+    const Node *tokens = graph_input(g, "tokens");
+    if (!tokens || !seq || !dim_eq(tokens->shape.d[1], dim_sym(seq))) {
+        diag_error(d, g->loc, "graph '%s' must take an input tokens i32[batch, seq] to become an executable", g->name);
+        return -1;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const char *name = g->inputs[i]->name;
+        int known = x->kind == KILN_DECODER ? g->n_inputs == 1
+                  : x->kind == KILN_ENCODER ? !strcmp(name, "tokens") || !strcmp(name, "token_types") || !strcmp(name, "valid")
+                                            : !strcmp(name, "tokens") || !strcmp(name, "src_valid");
+        if (!known) {
+            diag_error(d, g->inputs[i]->loc, "input '%s': %s", name,
+                       x->kind == KILN_DECODER ? "a decoder takes one input, tokens"
+                       : x->kind == KILN_ENCODER ? "an encoder's inputs are tokens, token_types and valid"
+                                                 : "decode's inputs are tokens and src_valid");
+            return -1;
+        }
+    }
+    for (int i = 0; x->encode && i < x->encode->n_inputs; i++) {
+        const char *name = x->encode->inputs[i]->name;
+        if (strcmp(name, "src") && strcmp(name, "src_valid")) {
+            diag_error(d, x->encode->inputs[i]->loc, "input '%s': encode's inputs are src and src_valid", name);
+            return -1;
+        }
+    }
+    int named_logits = 0;
+    for (int i = 0; i < g->n_outputs; i++) {
+        const Node *o = g->outputs[i].node;
+        if (strcmp(g->outputs[i].name, "logits")) continue;
+        named_logits = 1;
+        if (o->shape.rank != 3 || !dim_eq(o->shape.d[1], dim_sym(seq)) || !dim_is_const(o->shape.d[2])) break;
+        x->logits = o;
+        x->vocab = o->shape.d[2].k;
+    }
+    if (!x->logits && (x->kind != KILN_ENCODER || named_logits)) {
+        diag_error(d, g->loc, "graph '%s' must have an output logits f32[batch, seq, vocab] to become an executable",
+                   g->name);
         return -1;
     }
     /* without logits, the ids a tokens input may hold: the rows of the table it gathers */
@@ -322,18 +361,18 @@ int cg_is_call_site(const Node *n)
     return 1;
 }
 
-LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset, int profiled)
+LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const uint64_t *weight_offset, int profiled,
+                             const char *fname)
 {
     const Module *m = cg->m;
-    LLVMTypeRef params[7] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64, cg->t_ptr };
-    LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 7, 0);
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, profiled ? "kiln_forward_profiled" : "kiln_forward", fty);
+    LLVMTypeRef params[5] = { cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr, cg->t_ptr };
+    LLVMTypeRef fty = LLVMFunctionType(cg->t_void, params, 5, 0);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, fname, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
-    static const char *const pname[7] = { "arena", "weights", "inputs", "batch", "seq", "past", "outputs" };
-    for (unsigned i = 0; i < 7; i++) LLVMSetValueName2(LLVMGetParam(fn, i), pname[i], strlen(pname[i]));
+    static const char *const pname[5] = { "arena", "weights", "inputs", "dims", "outputs" };
+    for (unsigned i = 0; i < 5; i++) LLVMSetValueName2(LLVMGetParam(fn, i), pname[i], strlen(pname[i]));
     LLVMValueRef arena = LLVMGetParam(fn, 0), weights = LLVMGetParam(fn, 1), inputs = LLVMGetParam(fn, 2);
-    LLVMValueRef batch = LLVMGetParam(fn, 3), seq = LLVMGetParam(fn, 4), past = LLVMGetParam(fn, 5);
-    LLVMValueRef outputs = LLVMGetParam(fn, 6);
+    LLVMValueRef dims = LLVMGetParam(fn, 3), outputs = LLVMGetParam(fn, 4);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(cg->b, entry);
 
@@ -346,8 +385,8 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     symv[0] = i64c(cg, 0);
     for (int s = 1; s <= m->n_syms; s++) {
         const char *name = m->syms[s].name;
-        LLVMValueRef v = !strcmp(name, "seq") ? seq : !strcmp(name, "past") ? past : !strcmp(name, "batch") ? batch
-                       : i64c(cg, 1);
+        LLVMValueRef di = i64c(cg, (uint64_t)(s - 1));      /* dims[s - 1] */
+        LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->t_i64, LLVMBuildGEP2(cg->b, cg->t_i64, dims, &di, 1, ""), name);
         LLVMValueRef idx[2] = { i64c(cg, 0), i64c(cg, (uint64_t)s) };
         LLVMBuildStore(cg->b, v, LLVMBuildGEP2(cg->b, syms_ty, syms, idx, 2, name));
         symv[s] = v;
@@ -532,7 +571,7 @@ static LLVMValueRef io_table(Cg *cg, const Graph *g, const Node *const *nodes, c
         const Node *v = nodes[i];
         LLVMValueRef d[KILN_MAX_RANK];
         for (int k = 0; k < KILN_MAX_RANK; k++)
-            d[k] = LLVMConstInt(cg->t_i64, (uint64_t)(k < v->shape.rank ? io_dim(cg->m, v->shape.d[k]) : 0), 1);
+            d[k] = LLVMConstInt(cg->t_i64, (uint64_t)(k < v->shape.rank ? io_dim(v->shape.d[k]) : 0), 1);
         int64_t limit = 0;      /* an input's bound: the rows of a table it indexes */
         for (int j = 0; v->op == OP_INPUT && j < g->n_nodes; j++) {
             const Node *u = g->nodes[j];
@@ -555,21 +594,87 @@ static LLVMValueRef io_table(Cg *cg, const Graph *g, const Node *const *nodes, c
     return t;
 }
 
-void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, const ExeGraph *x,
-                          const ModelFacts *f)
+/* A graph's input and output tables, into t[0] and t[1]. */
+static void io_tables(Cg *cg, const Graph *g, const char *what, LLVMValueRef t[2])
 {
-    const Graph *g = x->g;
     const Node **nodes = xcalloc((size_t)(g->n_inputs + g->n_outputs) + 1, sizeof *nodes);
     const char **names = xcalloc((size_t)(g->n_inputs + g->n_outputs) + 1, sizeof *names);
     for (int i = 0; i < g->n_inputs; i++) nodes[i] = g->inputs[i], names[i] = g->inputs[i]->name;
     for (int j = 0; j < g->n_outputs; j++) nodes[g->n_inputs + j] = g->outputs[j].node, names[g->n_inputs + j] = g->outputs[j].name;
-    LLVMValueRef in_table = io_table(cg, g, nodes, names, g->n_inputs, "kiln.inputs");
-    LLVMValueRef out_table = io_table(cg, g, nodes + g->n_inputs, names + g->n_inputs, g->n_outputs, "kiln.outputs");
+    char sym[64];
+    snprintf(sym, sizeof sym, "kiln.%s.inputs", what);
+    t[0] = io_table(cg, g, nodes, names, g->n_inputs, sym);
+    snprintf(sym, sizeof sym, "kiln.%s.outputs", what);
+    t[1] = io_table(cg, g, nodes + g->n_inputs, names + g->n_inputs, g->n_outputs, sym);
     free(nodes);
     free(names);
+}
+
+static LLVMValueRef const_table(Cg *cg, LLVMTypeRef ty, LLVMValueRef *rows, int n, const char *sym)
+{
+    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
+    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), sym);
+    LLVMSetInitializer(t, init);
+    LLVMSetGlobalConstant(t, 1);
+    LLVMSetLinkage(t, LLVMPrivateLinkage);
+    return t;
+}
+
+/* kiln_model.dims: { name, max } per symbol, in the module's order (run's dims[]). */
+static LLVMValueRef dims_table(Cg *cg)
+{
+    const Module *m = cg->m;
+    LLVMTypeRef fields[2] = { cg->t_ptr, cg->t_i64 };
+    LLVMTypeRef ty = LLVMStructTypeInContext(cg->ctx, fields, 2, 0);
+    LLVMValueRef rows[KILN_MAX_DIMS + 1];
+    for (int s = 1; s <= m->n_syms; s++) {
+        LLVMValueRef v[2] = { cstring(cg, m->syms[s].name, "kiln.dim"), i64c(cg, (uint64_t)m->syms[s].max) };
+        rows[s - 1] = LLVMConstStructInContext(cg->ctx, v, 2, 0);
+    }
+    return const_table(cg, ty, rows, m->n_syms, "kiln.dims");
+}
+
+/* kiln_model.states: { name, offset, bytes, row_bytes } per state, at plan's offsets. */
+static LLVMValueRef states_table(Cg *cg, const MemPlan *plan)
+{
+    const Module *m = cg->m;
+    LLVMTypeRef fields[4] = { cg->t_ptr, cg->t_i64, cg->t_i64, cg->t_i64 };
+    LLVMTypeRef ty = LLVMStructTypeInContext(cg->ctx, fields, 4, 0);
+    LLVMValueRef *rows = xcalloc((size_t)m->n_states + 1, sizeof *rows);
+    for (int i = 0; i < m->n_states; i++) {
+        const State *st = &m->states[i];
+        int64_t bytes = shape_numel_at_bounds(m, &st->shape) * 4, rows0 = 0;
+        if (st->batch_axis == 0 && st->shape.rank > 0) rows0 = shape_numel_at_bounds(m, &(Shape){ 1, { st->shape.d[0] } });
+        LLVMValueRef v[4] = { cstring(cg, st->name, "kiln.state"), i64c(cg, plan->state_offset[i]), i64c(cg, (uint64_t)bytes),
+                              i64c(cg, rows0 > 0 ? (uint64_t)(bytes / rows0) : 0) };
+        rows[i] = LLVMConstStructInContext(cg->ctx, v, 4, 0);
+    }
+    LLVMValueRef t = const_table(cg, ty, rows, m->n_states, "kiln.states");
+    free(rows);
+    return t;
+}
+
+void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_profiled, LLVMValueRef encode,
+                          const ExeGraph *x, const MemPlan *plan, const ModelFacts *f)
+{
+    const Graph *g = x->g;
+    LLVMValueRef io[2], enc_io[2] = { 0, 0 };
+    io_tables(cg, g, "run", io);
+    if (x->encode) io_tables(cg, x->encode, "encode", enc_io);
     LLVMTypeRef u32 = cg->t_i32, i64 = cg->t_i64, p = cg->t_ptr;
+    LLVMTypeRef gfields[] = { p, p, u32, u32, p, p };
+    LLVMTypeRef gty = LLVMStructTypeInContext(cg->ctx, gfields, 6, 0);
+    LLVMValueRef gvals[] = {
+        x->encode ? cstring(cg, "encode", "kiln.graph") : LLVMConstNull(p),
+        x->encode ? encode : LLVMConstNull(p),
+        LLVMConstInt(u32, x->encode ? (uint64_t)x->encode->n_inputs : 0, 0),
+        LLVMConstInt(u32, x->encode ? (uint64_t)x->encode->n_outputs : 0, 0),
+        x->encode ? enc_io[0] : LLVMConstNull(p),
+        x->encode ? enc_io[1] : LLVMConstNull(p),
+    };
     LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p, i64,
-                             p, i64, p, u32, u32, i64, p, p, u32, u32, u32, i64, p, p };
+                             p, i64, p, u32, u32, i64, p, p,
+                             u32, u32, p, u32, u32, p, p, gty, u32, p };
     int64_t n_sites;
     LLVMValueRef sites = sites_table(cg, g, &n_sites);
     int st = f->selftest_n > 0;
@@ -603,11 +708,15 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_pro
         st ? selftest_tokens(cg, f) : LLVMConstNull(p),
         st ? blob_symbol(cg, "kiln_selftest") : LLVMConstNull(p),
         LLVMConstInt(u32, (uint64_t)x->kind, 0),
+        LLVMConstInt(u32, (uint64_t)cg->m->n_syms, 0),
+        dims_table(cg),
         LLVMConstInt(u32, (uint64_t)g->n_inputs, 0),
         LLVMConstInt(u32, (uint64_t)g->n_outputs, 0),
-        LLVMConstInt(i64, (uint64_t)x->max_batch, 0),
-        in_table,
-        out_table,
+        io[0],
+        io[1],
+        LLVMConstStructInContext(cg->ctx, gvals, 6, 0),
+        LLVMConstInt(u32, (uint64_t)cg->m->n_states, 0),
+        states_table(cg, plan),
     };
     LLVMValueRef init = LLVMConstNamedStruct(ty, vals, sizeof vals / sizeof vals[0]);
     LLVMValueRef rec = LLVMAddGlobal(cg->mod, ty, "kiln_model");

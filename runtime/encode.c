@@ -6,7 +6,7 @@
  *   --fill-mask TEXT        [CLS] TEXT [SEP] at batch 1; at each [MASK], the softmax of its
  *                           row of `logits` and the top-k tokens;
  *   --detect-replaced TEXT  the same input; per token, the sigmoid of `replaced`;
- *   --embed                 the lines of a file, in batches of up to max_batch lines padded to
+ *   --embed                 the lines of a file, in batches of up to `batch` lines padded to
  *                           the longest (valid = 0 past a line's end); per line the mean of
  *                           `hidden` over its tokens, [CLS] and [SEP] included (--pool cls:
  *                           the [CLS] row); without a `valid` input, one line per call;
@@ -84,6 +84,8 @@ typedef struct Enc {
     int out_logits, out_hidden, out_replaced;   /* places among run's outputs, -1 if absent */
     int64_t width;                              /* hidden's last dim */
     int64_t max_seq, max_batch;
+    int64_t dims[KILN_MAX_DIMS];                /* run's: batch and seq set per call, others 1 */
+    int d_batch, d_seq;
     int32_t *tokens, *types, *valid;            /* (max_batch, max_seq) */
     int64_t calls, rows;                        /* --stats */
     double seconds;
@@ -105,7 +107,7 @@ static int parse_args(int argc, char **argv, EncOptions *o)
         int missing = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf(help, rt_prog, kiln_model.name ? kiln_model.name : "unnamed", output_names(),
-                   (long long)kiln_model.max_batch, RT_MAX_THREADS, (long long)kiln_model.max_seq,
+                   (long long)rt_dim_max("batch"), RT_MAX_THREADS, (long long)kiln_model.max_seq,
                    (long long)kiln_model.max_seq - 1);
             return 0;
         }
@@ -164,7 +166,9 @@ static void enc_run(Enc *e, int64_t batch, int64_t seq, const void **outputs)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (e->calls++ == 0) rt_pool_wake();
-    kiln_model.run(e->arena, e->weights, in, batch, seq, 0, outputs);
+    if (e->d_batch >= 0) e->dims[e->d_batch] = batch;
+    e->dims[e->d_seq] = seq;
+    kiln_model.run(e->arena, e->weights, in, e->dims, outputs);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     e->seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     e->rows += batch;
@@ -448,13 +452,16 @@ int rt_encoder_main(int argc, char **argv)
     e.out_hidden = rt_output("hidden");
     e.out_replaced = rt_output("replaced");
     e.max_seq = m->max_seq < m->max_positions ? m->max_seq : m->max_positions;
-    e.max_batch = m->max_batch;
+    e.max_batch = rt_dim_max("batch");
+    e.d_batch = rt_dim("batch");
+    e.d_seq = rt_dim("seq");
+    for (int i = 0; i < m->n_dims; i++) e.dims[i] = 1;
     if (e.out_hidden >= 0) {
         const KilnTensor *h = &m->outputs[e.out_hidden];
         e.width = h->dims[h->rank - 1];
-        if (h->rank != 3 || h->dims[1] != KILN_DIM_SEQ || e.width < 1) e.out_hidden = -1;
+        if (h->rank != 3 || h->dims[1] != -1 - e.d_seq || e.width < 1) e.out_hidden = -1;
     }
-    if (e.out_replaced >= 0 && (m->outputs[e.out_replaced].rank != 2 || m->outputs[e.out_replaced].dims[1] != KILN_DIM_SEQ))
+    if (e.out_replaced >= 0 && (m->outputs[e.out_replaced].rank != 2 || m->outputs[e.out_replaced].dims[1] != -1 - e.d_seq))
         e.out_replaced = -1;
 
     RtTokenizer tok;

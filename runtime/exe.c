@@ -136,6 +136,18 @@ void rt_threads_describe(FILE *f)
 
 /* ---- start-up: model, weights, arena ---------------------------------------------------- */
 
+/* The tensor table t[0..n) is sane: names, dtypes, ranks, dims sizes or dims of the model. */
+static int tensors_ok(const KilnTensor *t, int n, int32_t dtype)
+{
+    if (n < 0 || n > KILN_MAX_IO || (n > 0 && !t)) return 0;
+    for (int i = 0; i < n; i++) {
+        if (!t[i].name || t[i].rank < 1 || t[i].rank > KILN_MAX_RANK || t[i].dtype != dtype || t[i].limit < 0) return 0;
+        for (int k = 0; k < t[i].rank; k++)
+            if (t[i].dims[k] == 0 || t[i].dims[k] < -kiln_model.n_dims) return 0;
+    }
+    return 1;
+}
+
 int rt_check_model(void)
 {
     const KilnModel *m = &kiln_model;
@@ -144,20 +156,39 @@ int rt_check_model(void)
                     "compile it again with this kiln", m->abi_version, KILN_ABI_VERSION);
     int ok = m->run && m->vocab >= 1 && m->vocab <= INT_MAX / 2 && m->max_seq >= 1 && m->max_positions >= 1 &&
              m->max_positions <= INT_MAX / 2 && m->eos_id < m->vocab && !(m->weights && (uintptr_t)m->weights % 64) &&
-             (m->kind == KILN_DECODER || m->kind == KILN_ENCODER) && m->max_batch >= 1 && m->max_batch <= INT_MAX / 2 &&
-             m->n_inputs >= 1 && m->n_inputs <= KILN_MAX_IO && m->n_outputs >= 1 && m->n_outputs <= KILN_MAX_IO &&
-             m->inputs && m->outputs && rt_input("tokens") >= 0;
-    for (int i = 0; ok && i < m->n_inputs + m->n_outputs; i++) {
-        const KilnTensor *t = i < m->n_inputs ? &m->inputs[i] : &m->outputs[i - m->n_inputs];
-        ok = t->name && t->rank >= 1 && t->rank <= KILN_MAX_RANK && t->dtype == (i < m->n_inputs ? KILN_I32 : KILN_F32);
-        for (int k = 0; ok && k < t->rank; k++) ok = t->dims[k] > 0 || t->dims[k] == KILN_DIM_BATCH || t->dims[k] == KILN_DIM_SEQ;
+             (m->kind == KILN_DECODER || m->kind == KILN_ENCODER || m->kind == KILN_SEQ2SEQ) &&
+             m->n_dims >= 1 && m->n_dims <= KILN_MAX_DIMS && m->dims && m->n_inputs >= 1 && m->n_outputs >= 1 &&
+             tensors_ok(m->inputs, m->n_inputs, KILN_I32) && tensors_ok(m->outputs, m->n_outputs, KILN_F32) &&
+             rt_input("tokens") >= 0 && m->n_states >= 0 && (m->n_states == 0 || m->states);
+    for (int i = 0; ok && i < m->n_dims; i++) ok = m->dims[i].name && m->dims[i].max >= 1 && m->dims[i].max <= INT_MAX / 2;
+    for (int i = 0; ok && i < m->n_states; i++) {
+        const KilnState *s = &m->states[i];
+        ok = s->offset <= m->arena_bytes && s->bytes <= m->arena_bytes - s->offset &&
+             (s->row_bytes == 0 || s->bytes % s->row_bytes == 0);
     }
-    if (ok && m->kind == KILN_DECODER) ok = m->n_inputs == 1 && rt_output("logits") >= 0;
+    if (ok && m->kind != KILN_ENCODER) ok = rt_output("logits") >= 0;
+    if (ok && m->kind == KILN_DECODER) ok = m->n_inputs == 1;
+    if (ok && m->kind == KILN_SEQ2SEQ)
+        ok = m->encode.run && m->encode.n_inputs >= 1 && tensors_ok(m->encode.inputs, m->encode.n_inputs, KILN_I32) &&
+             tensors_ok(m->encode.outputs, m->encode.n_outputs, KILN_F32) && rt_dim("src") >= 0;
     if (!ok)
         return rt_fail("the model's description in this executable is inconsistent (vocab %lld, max_seq %lld, "
                     "context %lld); the executable is damaged", (long long)m->vocab, (long long)m->max_seq,
                     (long long)m->max_positions);
     return 0;
+}
+
+int rt_dim(const char *name)
+{
+    for (int i = 0; i < kiln_model.n_dims; i++)
+        if (!strcmp(kiln_model.dims[i].name, name)) return i;
+    return -1;
+}
+
+int64_t rt_dim_max(const char *name)
+{
+    int i = rt_dim(name);
+    return i < 0 ? 1 : kiln_model.dims[i].max;
 }
 
 int rt_input(const char *name)
@@ -174,10 +205,10 @@ int rt_output(const char *name)
     return -1;
 }
 
-int64_t rt_tensor_numel(const KilnTensor *t, int64_t batch, int64_t seq)
+int64_t rt_tensor_numel(const KilnTensor *t, const int64_t *dims)
 {
     int64_t n = 1;
-    for (int k = 0; k < t->rank; k++) n *= t->dims[k] == KILN_DIM_BATCH ? batch : t->dims[k] == KILN_DIM_SEQ ? seq : t->dims[k];
+    for (int k = 0; k < t->rank; k++) n *= t->dims[k] > 0 ? t->dims[k] : dims[-1 - t->dims[k]];
     return n;
 }
 
@@ -350,7 +381,7 @@ void rt_print_version(void)
                (unsigned long long)m->weights_bytes);
     if (m->kind == KILN_ENCODER)
         printf("  encoder: vocabulary %lld tokens, at most %lld tokens per input and %lld inputs per call\n",
-               (long long)m->vocab, (long long)m->max_seq, (long long)m->max_batch);
+               (long long)m->vocab, (long long)m->max_seq, (long long)rt_dim_max("batch"));
     else
         printf("  vocabulary %lld tokens, context %lld positions (at most %lld per forward call)\n",
                (long long)m->vocab, (long long)m->max_positions, (long long)m->max_seq);

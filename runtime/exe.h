@@ -44,8 +44,11 @@ int rt_check_model(void);
 /* The place of the input or output of that name in kiln_model's tables, or -1. */
 int rt_input(const char *name);
 int rt_output(const char *name);
-/* Elements of t at this batch and seq. */
-int64_t rt_tensor_numel(const KilnTensor *t, int64_t batch, int64_t seq);
+/* The place of the dim of that name in kiln_model.dims, or -1; its bound, 1 when absent. */
+int rt_dim(const char *name);
+int64_t rt_dim_max(const char *name);
+/* Elements of t at these dims (run's dims[]). */
+int64_t rt_tensor_numel(const KilnTensor *t, const int64_t *dims);
 
 typedef struct RtWeights {
     const void *data;

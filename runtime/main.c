@@ -241,10 +241,19 @@ typedef struct Exec {
     int started;                /* forward was called: the pool's workers were woken */
     KilnRun run;                /* kiln_model.run, or run_profiled with --profile */
     int logits_out;             /* the output `logits` among run's outputs */
+    int64_t dims[KILN_MAX_DIMS];    /* run's dims: batch 1, seq and past set per call */
+    int d_seq, d_past;          /* their places in dims (d_past -1 without a cache) */
     int profile;                /* time each call for rt_profile_forward */
     const char *phase;          /* what the calls are, for the profile: "prefill", "decode", "forward" */
     int64_t steps;              /* exec_step calls so far */
 } Exec;
+
+/* run's dims for a call of seq new positions after e->past; every other dim is 1 */
+static void exec_dims(Exec *e, int64_t seq)
+{
+    e->dims[e->d_seq] = seq;
+    if (e->d_past >= 0) e->dims[e->d_past] = e->past;
+}
 
 /* Feeds tokens[0..n) in calls of at most max_seq; returns the logits of the last position
  * (inside the arena), or NULL when they would not fit. With all, every position's logits
@@ -262,10 +271,12 @@ static const float *exec_feed(Exec *e, const int32_t *tokens, int64_t n, FILE *a
         const void *in[1] = { tokens + i }, *out[KILN_MAX_IO];
         if (e->profile) {
             double t0 = rt_profile_now();
-            e->run(e->arena, e->weights, in, 1, k, e->past, out);
+            exec_dims(e, k);
+            e->run(e->arena, e->weights, in, e->dims, out);
             rt_profile_forward(e->phase, t0, rt_profile_now(), k);
         } else {
-            e->run(e->arena, e->weights, in, 1, k, e->past, out);
+            exec_dims(e, k);
+            e->run(e->arena, e->weights, in, e->dims, out);
         }
         logits = out[e->logits_out];
         e->past += k;
@@ -455,7 +466,8 @@ static int run_selftest(Exec *e)
     e->started = 1;
     double t0 = e->profile ? rt_profile_now() : 0;
     const void *in[1] = { m->selftest_tokens }, *out[KILN_MAX_IO];
-    e->run(e->arena, e->weights, in, 1, n, 0, out);
+    exec_dims(e, n);
+    e->run(e->arena, e->weights, in, e->dims, out);
     const float *got = out[e->logits_out];
     if (e->profile) rt_profile_forward("selftest", t0, rt_profile_now(), n);
     e->past = n;
@@ -555,7 +567,8 @@ int main(int argc, char **argv)
     if (cerr) rc = rt_fail("cannot write '%s': %s", o.capture, strerror(cerr));
     if (rc == 0) {
         Exec e = { arena, w.data, 0, o.ctx, 0, o.profile ? kiln_model.run_profiled : kiln_model.run,
-                   rt_output("logits"), o.profile, "forward", 0 };
+                   rt_output("logits"), { 0 }, rt_dim("seq"), rt_dim("past"), o.profile, "forward", 0 };
+        for (int i = 0; i < kiln_model.n_dims; i++) e.dims[i] = 1;
         rc = o.selftest ? run_selftest(&e) : o.tokens ? run_logits(&o, &e) : run_generate(&o, &e, &tok);
     }
     if (o.profile) {

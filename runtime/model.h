@@ -60,27 +60,54 @@ typedef struct KilnSite {
 void kiln_profile_enter(int64_t site);
 void kiln_profile_exit(int64_t site, int64_t flops, int64_t bytes);
 
+/* ABI 5: the model's symbolic dims (batch, seq, past, src) in order: every run takes their
+ * values for this call in an array in this order. */
+#define KILN_MAX_DIMS 8
+typedef struct KilnDim {
+    const char *name;
+    int64_t max;                        /* its bound */
+} KilnDim;
+
 /* ABI 5: a graph input or output as the runtime sees it. Encoders name their inputs
  * `tokens`, `token_types` and `valid` (1 = a real token, 0 = padding), all (batch, seq), and
  * their outputs `logits` (batch, seq, vocab: the masked-LM head), `replaced` (batch, seq:
- * ELECTRA's discriminator), `hidden` (batch, seq, d) and `pooled` (batch, d). */
+ * ELECTRA's discriminator), `hidden` (batch, seq, d) and `pooled` (batch, d). Sequence-to-
+ * sequence models: `encode` takes `src` and `src_valid` (batch, src); `decode` takes `tokens`
+ * (batch, seq) at `past`, and `src_valid`, and gives `logits` (batch, seq, vocab). */
 #define KILN_MAX_RANK 4
 #define KILN_MAX_IO 16                  /* the most inputs, and the most outputs, of a graph */
-#define KILN_DIM_BATCH (-1)             /* a dim that is the call's batch */
-#define KILN_DIM_SEQ (-2)               /* a dim that is the call's seq */
 enum { KILN_F32 = 0, KILN_I32 = 1 };
-enum { KILN_DECODER = 0, KILN_ENCODER = 1 };
+enum { KILN_DECODER = 0, KILN_ENCODER = 1, KILN_SEQ2SEQ = 2 };
 typedef struct KilnTensor {
     const char *name;
     int32_t dtype;                      /* KILN_F32 or KILN_I32 */
     int32_t rank;                       /* 1 .. KILN_MAX_RANK */
-    int64_t dims[KILN_MAX_RANK];        /* a size, KILN_DIM_BATCH or KILN_DIM_SEQ */
+    int64_t dims[KILN_MAX_RANK];        /* a size (> 0), or -1 - k: the value of kiln_model.dims[k] */
     int64_t limit;                      /* inputs: values lie in [0, limit) (the rows of the table
                                            they index), 0 if unbounded; outputs: 0 */
 } KilnTensor;
 
-typedef void (*KilnRun)(void *arena, const void *weights, const void *const *inputs, int64_t batch, int64_t seq,
-                        int64_t past, const void **outputs);
+/* A generated graph: inputs[i] is input i (i32, its shape at this call's dims, packed
+ * row-major); the call sets outputs[j] to output j (f32, packed) inside the arena. dims are
+ * the values of kiln_model.dims for this call, each in 1 .. its bound (past: 0 .. bound). */
+typedef void (*KilnRun)(void *arena, const void *weights, const void *const *inputs, const int64_t *dims,
+                        const void **outputs);
+
+typedef struct KilnGraph {
+    const char *name;
+    KilnRun run;                        /* NULL: the model has no such graph */
+    int32_t n_inputs, n_outputs;
+    const KilnTensor *inputs;           /* (n_inputs) */
+    const KilnTensor *outputs;          /* (n_outputs) */
+} KilnGraph;
+
+/* A state (KV cache, encoder memory) in the arena, with its shape at the bounds: beam search
+ * reorders its rows (batch axis 0) without running the model. */
+typedef struct KilnState {
+    const char *name;
+    uint64_t offset, bytes;             /* in the arena */
+    uint64_t row_bytes;                 /* one batch row (batch axis 0), 0 without a batch axis */
+} KilnState;
 
 typedef struct KilnModel {
     uint32_t abi_version;       /* KILN_ABI_VERSION */
@@ -99,14 +126,12 @@ typedef struct KilnModel {
     const void *weights;        /* the embedded blob, 64-byte aligned; NULL: external file */
     const void *tokenizer;      /* tokenizer blob (runtime/tokenizer.h), NULL if none */
     uint64_t tokenizer_bytes;
-    /* ABI 5: runs the graph. inputs[i] is the graph's input i (kiln_model.inputs[i]: i32, its
-     * shape at this call's batch and seq, packed row-major); the call sets outputs[j] to output
-     * j (kiln_model.outputs[j]: f32, packed at this call's sizes) inside the arena. Decoders
-     * (kind KILN_DECODER): one input, the tokens (batch 1), run at positions past .. past+seq-1
-     * (the caches in the arena hold positions 0 .. past-1; this call appends seq more), and an
-     * output `logits` (1, seq, vocab). Encoders: past is 0 and the caches are none. The caller
-     * guarantees 1 <= batch <= max_batch, 1 <= seq <= max_seq, past + seq <= max_positions and
-     * 0 <= tokens < vocab. */
+    /* ABI 5: the model's main graph (KilnGraph says how it is called): `forward`, or `decode`
+     * of a sequence-to-sequence model. Decoders (kind KILN_DECODER): the input `tokens`
+     * (batch, seq) at positions past .. past+seq-1 (the caches in the arena hold positions
+     * 0 .. past-1; this call appends seq more) and the output `logits` (batch, seq, vocab).
+     * Encoders: past is none and the caches are none. The caller guarantees every dim within
+     * its bound, past + seq <= max_positions and 0 <= tokens < vocab. */
     KilnRun run;
     uint64_t weights_hash;      /* rt_weights_hash of the whole blob: --verify-weights */
     /* ABI 4: --profile. The same run, emitted a second time with every kernel call site
@@ -123,12 +148,16 @@ typedef struct KilnModel {
     int64_t selftest_n;
     const int32_t *selftest_tokens;     /* (selftest_n) */
     const float *selftest_logits;       /* (selftest_n, vocab), row-major */
-    /* ABI 5: what the graph takes and gives (run's inputs and outputs, in order). */
-    int32_t kind;                       /* KILN_DECODER or KILN_ENCODER */
-    int32_t n_inputs, n_outputs;
-    int64_t max_batch;                  /* the bound of batch (1 for decoders) */
+    /* ABI 5 */
+    int32_t kind;                       /* KILN_DECODER, KILN_ENCODER or KILN_SEQ2SEQ */
+    int32_t n_dims;                     /* 1 .. KILN_MAX_DIMS */
+    const KilnDim *dims;                /* (n_dims) */
+    int32_t n_inputs, n_outputs;        /* run's inputs and outputs, in order */
     const KilnTensor *inputs;           /* (n_inputs) */
     const KilnTensor *outputs;          /* (n_outputs) */
+    KilnGraph encode;                   /* KILN_SEQ2SEQ: `encode`, run once per batch of sources */
+    int32_t n_states;
+    const KilnState *states;            /* (n_states) */
 } KilnModel;
 
 extern const KilnModel kiln_model;

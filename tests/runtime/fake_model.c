@@ -68,15 +68,16 @@ static const float *fake_forward(void *arena, const void *weights, const int32_t
 }
 
 /* run (ABI 5): the decoder's one input and one output */
-static void fake_run(void *arena, const void *weights, const void *const *inputs, int64_t batch, int64_t seq,
-                     int64_t past, const void **outputs)
+/* dims: seq, past (kiln_model.dims) */
+static void fake_run(void *arena, const void *weights, const void *const *inputs, const int64_t *dims,
+                     const void **outputs)
 {
-    if (batch != 1) broken("a decoder runs at batch 1", batch, 1);
-    outputs[0] = fake_forward(arena, weights, inputs[0], seq, past);
+    outputs[0] = fake_forward(arena, weights, inputs[0], dims[0], dims[1]);
 }
 
-static const KilnTensor fake_inputs[1] = { { "tokens", KILN_I32, 2, { 1, KILN_DIM_SEQ }, FAKE_VOCAB } };
-static const KilnTensor fake_outputs[1] = { { "logits", KILN_F32, 3, { 1, KILN_DIM_SEQ, FAKE_VOCAB }, 0 } };
+static const KilnDim fake_dims[2] = { { "seq", MAX_SEQ }, { "past", MAX_POSITIONS } };
+static const KilnTensor fake_inputs[1] = { { "tokens", KILN_I32, 2, { 1, -1 }, FAKE_VOCAB } };
+static const KilnTensor fake_outputs[1] = { { "logits", KILN_F32, 3, { 1, -1, FAKE_VOCAB }, 0 } };
 
 const KilnModel kiln_model = {
     .abi_version = KILN_ABI_VERSION,
@@ -105,7 +106,8 @@ const KilnModel kiln_model = {
     .kind = KILN_DECODER,
     .n_inputs = 1,
     .n_outputs = 1,
-    .max_batch = 1,
+    .n_dims = 2,
+    .dims = fake_dims,
     .inputs = fake_inputs,
     .outputs = fake_outputs,
 };
