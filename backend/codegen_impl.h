@@ -9,7 +9,7 @@
 /* What kiln_model says about the program (runtime/model.h). */
 typedef struct ModelFacts {
     const char *name;
-    int64_t vocab, max_seq, max_positions, eos_id;
+    int64_t vocab, max_seq, max_positions, eos_id, bos_id;   /* bos_id: the `bos` param, or -1 */
     uint64_t arena_bytes, weights_bytes, weights_check, weights_hash, tokenizer_bytes;
     int weights_embedded;
     int64_t selftest_n;                 /* kiln compile --selftest: tokens, 0 for none */

@@ -86,6 +86,11 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
         goto out;
     }
     if (eos >= 0) facts.eos_id = eos;
+    if (ir_module_token(m, "bos", facts.vocab, &facts.bos_id)) {
+        diag_error(d, m->loc, "parameter bos = \"%s\" is not a token id below the vocabulary size %lld",
+                   ir_module_param(m, "bos"), (long long)facts.vocab);
+        goto out;
+    }
     /* one arena for every graph: the states lie at the same offsets in each plan */
     facts.arena_bytes = plan.arena_bytes > enc_plan.arena_bytes ? plan.arena_bytes : enc_plan.arena_bytes;
     facts.weights_embedded = !o->weights_external;

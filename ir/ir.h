@@ -239,6 +239,8 @@ const char *ir_module_param(const Module *m, const char *name);  /* NULL if abse
 /* The parameter `eos`, the token that ends generation: *eos = its value, or -1 when absent.
  * Returns -1 when it is not a token id below vocab (the caller reports at the param). */
 int ir_module_eos(const Module *m, int64_t vocab, int64_t *eos);
+/* The same for any token parameter (`bos`: the decoder's start token). */
+int ir_module_token(const Module *m, const char *name, int64_t vocab, int64_t *id);
 void ir_module_add_param(Module *m, const char *name, const char *value, Loc loc);
 int ir_module_add_weight_file(Module *m, const char *path, Loc loc);
 int ir_module_add_weight(Module *m, const char *tensor, DType dt, const Shape *shape, Loc loc);

@@ -81,7 +81,12 @@ const char *ir_module_param(const Module *m, const char *name)
 
 int ir_module_eos(const Module *m, int64_t vocab, int64_t *eos)
 {
-    const char *v = ir_module_param(m, "eos");
+    return ir_module_token(m, "eos", vocab, eos);
+}
+
+int ir_module_token(const Module *m, const char *name, int64_t vocab, int64_t *eos)
+{
+    const char *v = ir_module_param(m, name);
     *eos = -1;
     if (!v) return 0;
     char *end;

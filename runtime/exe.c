@@ -400,3 +400,25 @@ void rt_print_version(void)
         rt_pool_stop();
     }
 }
+
+void rt_reorder_states(void *arena, const int32_t *parent, int n, void *scratch)
+{
+    for (int k = 0; k < kiln_model.n_states; k++) {
+        const KilnState *st = &kiln_model.states[k];
+        if (st->row_bytes == 0) continue;
+        uint8_t *base = (uint8_t *)arena + st->offset, *tmp = scratch;
+        size_t row = (size_t)st->row_bytes;
+        for (int i = 0; i < n; i++)
+            if (parent[i] != i) memcpy(tmp + (size_t)i * row, base + (size_t)parent[i] * row, row);
+        for (int i = 0; i < n; i++)
+            if (parent[i] != i) memcpy(base + (size_t)i * row, tmp + (size_t)i * row, row);
+    }
+}
+
+size_t rt_reorder_scratch_bytes(int n)
+{
+    uint64_t widest = 0;
+    for (int k = 0; k < kiln_model.n_states; k++)
+        if (kiln_model.states[k].row_bytes > widest) widest = kiln_model.states[k].row_bytes;
+    return (size_t)widest * (size_t)n + 1;
+}

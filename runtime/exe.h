@@ -71,10 +71,18 @@ int rt_open_tokenizer(RtTokenizer *t, void **copy);
 int rt_parse_ids(const char *opt, const char *s, int64_t limit, const char *what, int32_t **out, int64_t *n);
 /* --tokens a,b,c: the ids, each below kiln_model.vocab. */
 int rt_parse_tokens(const char *s, int32_t **out, int64_t *n);
+/* Beam search: row i of every state with a batch axis (KilnState.row_bytes) becomes what
+ * row parent[i] held (i < n). Only the rows whose parent is another row are copied, through
+ * scratch (rt_reorder_scratch_bytes(n) bytes): whole rows at the bounds. */
+void rt_reorder_states(void *arena, const int32_t *parent, int n, void *scratch);
+size_t rt_reorder_scratch_bytes(int n);
+
 /* --version: the model, the compiler, the target, sizes, inputs and outputs, threads. */
 void rt_print_version(void);
 /* The executable of an encoder (runtime/encode.c): main() hands it the command line. */
 int rt_encoder_main(int argc, char **argv);
+/* The executable of an encoder-decoder (runtime/translate.c). */
+int rt_seq2seq_main(int argc, char **argv);
 /* All of FILE ('-': standard input) in a NUL-terminated malloc'd buffer, or NULL (said). */
 char *rt_read_all(const char *path, size_t *len);
 

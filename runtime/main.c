@@ -30,6 +30,7 @@
  * `kiln diff` runs a capture build (KILN_MODEL_CAPTURE) with the hidden options
  * `--tokens ... --logits F --capture FILE [--capture-perturb NODE]`: every node's value of
  * the run goes to FILE (runtime/capture.c). They are not in --help: kiln diff is their user. */
+#include "runtime/beam.h"
 #include "runtime/capture.h"
 #include "runtime/exe.h"
 #include "runtime/model.h"
@@ -96,6 +97,11 @@ static const char help[] =
     "  --peak-gflops G      the machine's peak GFLOP/s, for --profile\n"
     "  --peak-gbs B         the machine's peak read bandwidth in GB/s, for --profile\n"
     "  --show-ids           print the prompt's and the generated token ids to standard error\n"
+    "  --beam N             beam search with N hypotheses instead of sampling: the most likely\n"
+    "                       continuation, printed at the end (N at most the model's dim batch)\n"
+    "  --length-penalty A   with --beam: finished hypotheses rank by their sum of\n"
+    "                       log-probabilities / length^A, length = generated tokens, the end\n"
+    "                       token included (default 1)\n"
     "logits:\n"
     "  --tokens a,b,c       token ids to feed (batch of one), instead of a prompt\n"
     "  --logits FILE        with --tokens: write the float32 logits of every position\n"
@@ -120,6 +126,9 @@ typedef struct Options {
     const char *capture;        /* --capture FILE (kiln diff) */
     long long capture_perturb;  /* --capture-perturb NODE, or -1 */
     long long n_new, top_k, ctx, threads;
+    long long beam;             /* --beam N, 0 without */
+    double length_penalty;      /* --length-penalty A */
+    int length_penalty_given;
     double temperature, top_p, repeat_penalty;
     unsigned long long seed;
     int seed_given, stats, show_ids, verify_weights;
@@ -201,6 +210,15 @@ static int parse_args(int argc, char **argv, Options *o)
                 return rt_usage("--ctx %s: the model's context is %lld positions", v, (long long)kiln_model.max_positions);
         } else if ((v = rt_opt_value(argc, argv, &i, "-t", &missing))) {
             if (rt_parse_int("-t", v, 1, MAX_THREADS, &o->threads)) return 2;
+        } else if ((v = rt_opt_value(argc, argv, &i, "--beam", &missing))) {
+            if (rt_parse_int("--beam", v, 1, 1 << 20, &o->beam)) return 2;
+            if (o->beam > rt_dim_max("batch"))
+                return rt_usage("--beam %s: this model runs at most %lld sequences per call (its dim batch); compile "
+                                "it with <dim name=\"batch\" max=\"%s\"/> or more for that width", v,
+                                (long long)rt_dim_max("batch"), v);
+        } else if ((v = rt_opt_value(argc, argv, &i, "--length-penalty", &missing))) {
+            if (rt_parse_float("--length-penalty", v, -10, 10, &o->length_penalty)) return 2;
+            o->length_penalty_given = 1;
         } else if ((v = rt_opt_value(argc, argv, &i, "--tokens", &missing))) o->tokens = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--logits", &missing))) o->logits = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--weights", &missing))) o->weights = v;
@@ -226,6 +244,12 @@ static int parse_args(int argc, char **argv, Options *o)
     if (o->capture_perturb >= 0 && !o->capture) return rt_usage("--capture-perturb needs --capture FILE");
     if ((o->peak_gflops > 0 || o->peak_gbs > 0) && !o->profile)
         return rt_usage("--peak-gflops and --peak-gbs are for --profile");
+    if (o->beam && (o->temperature > 0 || o->top_k || o->top_p < 1 || o->repeat_penalty != 1 || o->n_stops ||
+                    o->seed_given))
+        return rt_usage("--beam searches for the most likely text: --temperature, --top-k, --top-p, "
+                        "--repeat-penalty, --stop and --seed are for sampling");
+    if (o->length_penalty_given && !o->beam) return rt_usage("--length-penalty is for --beam N");
+    if (o->beam && (o->tokens || o->selftest)) return rt_usage("--beam generates text from a prompt (-p, -f)");
     if (o->selftest && (o->prompt || o->prompt_file || o->tokens))
         return rt_usage("--selftest runs the embedded input: give no prompt (-p, -f) or --tokens with it");
     return -1;
@@ -329,6 +353,73 @@ static int run_logits(const Options *o, Exec *e)
     return rc;
 }
 
+/* ---- beam search -------------------------------------------------------------------------- */
+
+typedef struct BeamCtx {
+    Exec *e;
+    void *scratch;              /* rt_reorder_states' */
+    int d_batch;
+} BeamCtx;
+
+/* rows 0..n-1 follow their parents, then take one token each at position past */
+static int beam_step(void *ctx, const int32_t *parent, const int32_t *tokens, int n, const float **logits)
+{
+    BeamCtx *b = ctx;
+    Exec *e = b->e;
+    rt_reorder_states(e->arena, parent, n, b->scratch);
+    const void *in[1] = { tokens }, *out[KILN_MAX_IO];
+    if (b->d_batch >= 0) e->dims[b->d_batch] = n;
+    exec_dims(e, 1);
+    e->run(e->arena, e->weights, in, e->dims, out);
+    e->past++;
+    *logits = out[e->logits_out];
+    return 0;
+}
+
+/* --beam N: the prompt's ids[0..n) fed at batch 1, then rt_beam_search (runtime/beam.h) over
+ * up to N rows; the prompt and the best continuation are printed at the end. */
+static int generate_beam(const Options *o, Exec *e, const RtTokenizer *tok, const int32_t *ids, long n,
+                         const char *ptext, size_t len)
+{
+    int64_t most = o->n_new < e->ctx - n + 1 ? o->n_new : e->ctx - n + 1;
+    int32_t eos = kiln_model.eos_id >= 0 ? (int32_t)kiln_model.eos_id
+                : tok->eos_id != RT_TOK_NO_ID ? (int32_t)tok->eos_id : -1;
+    RtBeamOptions bo = { (int)o->beam, o->length_penalty_given ? o->length_penalty : 1.0, (int)most, eos };
+    RtBeam *beam = rt_beam_new(&bo, (int)kiln_model.vocab);
+    BeamCtx b = { e, malloc(rt_reorder_scratch_bytes((int)o->beam)), rt_dim("batch") };
+    int32_t *out = malloc((size_t)most * sizeof *out);
+    int rc = 0, got = 0;
+    double score = 0;
+    if (!beam || !b.scratch || !out) rc = rt_fail("out of memory for the beam search");
+    if (rc == 0) {
+        const float *first = exec_feed(e, ids, n, NULL, NULL);
+        RtBeamModel m = { &b, (int)kiln_model.vocab, beam_step };
+        if (!first || rt_beam_search(beam, &m, first, out, &got, &score)) rc = rt_fail("the beam search failed");
+    }
+    if (rc == 0) {
+        fwrite(ptext, 1, len, stdout);
+        int32_t prev = n > 0 ? ids[n - 1] : -1;
+        for (int i = 0; i < got && out[i] != eos; i++) {
+            size_t k;
+            const char *piece = rt_tok_decode_next(tok, prev, out[i], &k);
+            if (piece) fwrite(piece, 1, k, stdout);
+            prev = out[i];
+        }
+        fputc('\n', stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) rc = rt_fail("cannot write the output: %s", strerror(errno));
+    }
+    if (rc == 0 && o->show_ids) {
+        fputs("prompt ids:", stderr);
+        for (long i = 0; i < n; i++) fprintf(stderr, "%s%d", i ? "," : " ", ids[i]);
+        fputs("\ngenerated ids:", stderr);
+        for (int i = 0; i < got; i++) fprintf(stderr, "%s%d", i ? "," : " ", out[i]);
+        fprintf(stderr, "\nbeam score: %.6f\n", score);
+    }
+    rt_beam_free(beam);
+    free(b.scratch), free(out);
+    return rc;
+}
+
 static const char *stop_text(int stop)
 {
     switch (stop) {
@@ -389,6 +480,10 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
         goto out;
     }
 
+    if (o->beam) {
+        rc = generate_beam(o, e, tok, ids, n, ptext, len);
+        goto out;
+    }
     RtForward f = { e, exec_step, (int)kiln_model.vocab, (int)e->ctx };
     uint64_t seed = o->seed;
     if (!o->seed_given) {
@@ -482,6 +577,7 @@ int main(int argc, char **argv)
     }
     if (rt_check_model()) return 1;
     if (kiln_model.kind == KILN_ENCODER) return rt_encoder_main(argc, argv);
+    if (kiln_model.kind == KILN_SEQ2SEQ) return rt_seq2seq_main(argc, argv);
     Options o = { 0 };
     o.n_new = DEFAULT_N_NEW;
     o.top_p = 1;

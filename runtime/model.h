@@ -158,6 +158,7 @@ typedef struct KilnModel {
     KilnGraph encode;                   /* KILN_SEQ2SEQ: `encode`, run once per batch of sources */
     int32_t n_states;
     const KilnState *states;            /* (n_states) */
+    int64_t bos_id;                     /* the model's start token (param `bos`), -1 if none */
 } KilnModel;
 
 extern const KilnModel kiln_model;

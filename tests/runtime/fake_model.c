@@ -110,4 +110,5 @@ const KilnModel kiln_model = {
     .dims = fake_dims,
     .inputs = fake_inputs,
     .outputs = fake_outputs,
+    .bos_id = -1,
 };
