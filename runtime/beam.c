@@ -1,11 +1,12 @@
 /* beam.c — the beam search of beam.h, with all its memory allocated up front.
  *
- * Hypotheses are rows of ids (max_len each): the live ones (at most N), the next step's
- * (at most N) and the finished ones (at most 3N: fewer than N before the last step, then at
- * most 2N more from its candidates, or the N live ones at max_len). The 2N best candidates
- * are kept in a sorted array by insertion while scanning every (hypothesis, token): O(N ·
- * vocab · log N) per step, no sort of the whole vocabulary. Log-softmax in double from the
- * float logits: log p = x - (max + log sum exp(x - max)). */
+ * Hypotheses are rows of ids (max_len each): the live ones (at most N) and the next step's
+ * (at most N). Of the finished ones only the count and the best are kept (the stop rule and
+ * the answer need no more): a finished candidate is built in a spare row and swapped with the
+ * best when it scores strictly higher, so the earliest wins a tie. The 2N best candidates are
+ * kept in a sorted array by insertion while scanning every (hypothesis, token): O(N · vocab ·
+ * log N) per step, no sort of the whole vocabulary. Log-softmax in double from the float
+ * logits: log p = x - (max + log sum exp(x - max)). */
 #include "runtime/beam.h"
 
 #include <math.h>
@@ -27,12 +28,13 @@ typedef struct Cand {
 struct RtBeam {
     RtBeamOptions o;
     int vocab;
-    Hyp *live, *next, *done;    /* (N), (N), (3N) */
-    int n_live, n_next, n_done;
+    Hyp *live, *next;           /* (N), (N) */
+    Hyp best, spare;            /* the best finished hypothesis, and a row to build one in */
+    int n_live, n_next, n_done; /* n_done: finished so far */
     Cand *cand;                 /* (2N) */
     int32_t *parent, *tokens;   /* (N) */
     double *lse;                /* (N) */
-    int32_t *ids;               /* (5N, max_len): every hypothesis's row */
+    int32_t *ids;               /* (2N + 2, max_len): every hypothesis's row */
 };
 
 RtBeam *rt_beam_new(const RtBeamOptions *o, int vocab)
@@ -40,18 +42,17 @@ RtBeam *rt_beam_new(const RtBeamOptions *o, int vocab)
     if (o->width < 1 || o->max_len < 1 || vocab < 1 || o->width > (1 << 20) || o->max_len > (1 << 24)) return NULL;
     RtBeam *b = calloc(1, sizeof *b);
     if (!b) return NULL;
-    size_t n = (size_t)o->width, rows = 5 * n;
+    size_t n = (size_t)o->width, rows = 2 * n + 2;
     b->o = *o;
     b->vocab = vocab;
     b->live = calloc(n, sizeof *b->live);
     b->next = calloc(n, sizeof *b->next);
-    b->done = calloc(3 * n, sizeof *b->done);
     b->cand = calloc(2 * n, sizeof *b->cand);
     b->parent = calloc(n, sizeof *b->parent);
     b->tokens = calloc(n, sizeof *b->tokens);
     b->lse = calloc(n, sizeof *b->lse);
     b->ids = rows <= SIZE_MAX / (size_t)o->max_len / 4 ? calloc(rows * (size_t)o->max_len, 4) : NULL;
-    if (!b->live || !b->next || !b->done || !b->cand || !b->parent || !b->tokens || !b->lse || !b->ids) {
+    if (!b->live || !b->next || !b->cand || !b->parent || !b->tokens || !b->lse || !b->ids) {
         rt_beam_free(b);
         return NULL;
     }
@@ -59,14 +60,15 @@ RtBeam *rt_beam_new(const RtBeamOptions *o, int vocab)
         b->live[i].ids = b->ids + i * (size_t)o->max_len;
         b->next[i].ids = b->ids + (n + i) * (size_t)o->max_len;
     }
-    for (size_t i = 0; i < 3 * n; i++) b->done[i].ids = b->ids + (2 * n + i) * (size_t)o->max_len;
+    b->best.ids = b->ids + 2 * n * (size_t)o->max_len;
+    b->spare.ids = b->ids + (2 * n + 1) * (size_t)o->max_len;
     return b;
 }
 
 void rt_beam_free(RtBeam *b)
 {
     if (!b) return;
-    free(b->live), free(b->next), free(b->done), free(b->cand);
+    free(b->live), free(b->next), free(b->cand);
     free(b->parent), free(b->tokens), free(b->lse), free(b->ids);
     free(b);
 }
@@ -103,13 +105,27 @@ static int best_candidates(RtBeam *b, const float *x)
     return n;
 }
 
-/* Adds ids[0..len) with the sum of log-probabilities sum to the finished hypotheses. */
-static void finish(RtBeam *b, const int32_t *ids, int len, double sum)
+/* Counts a finished hypothesis: the spare row's len ids with the sum of log-probabilities
+ * sum; it becomes the best when it beats it. */
+static void finish(RtBeam *b, int len, double sum)
 {
-    Hyp *d = &b->done[b->n_done++];
-    if (ids != d->ids) memcpy(d->ids, ids, (size_t)len * sizeof *ids);
-    d->len = len;
-    d->sum = sum / pow((double)len, b->o.alpha);
+    double score = sum / pow((double)len, b->o.alpha);
+    b->spare.len = len;
+    b->spare.sum = score;
+    if (b->n_done++ == 0 || score > b->best.sum) {
+        Hyp t = b->best;
+        b->best = b->spare;
+        b->spare = t;
+    }
+}
+
+/* The best finished score is at least the best a live hypothesis could still reach: its
+ * sum (which only falls) over max_len^alpha. */
+static int done_beats_live(const RtBeam *b)
+{
+    double live = -INFINITY;
+    for (int h = 0; h < b->n_live; h++) live = b->live[h].sum > live ? b->live[h].sum : live;
+    return b->n_live == 0 || b->best.sum >= live / pow((double)b->o.max_len, b->o.alpha);
 }
 
 int rt_beam_search(RtBeam *b, const RtBeamModel *m, const float *first, int32_t *out, int *n_out, double *score)
@@ -128,10 +144,9 @@ int rt_beam_search(RtBeam *b, const RtBeamModel *m, const float *first, int32_t 
             const Cand *c = &b->cand[i];
             const Hyp *h = &b->live[c->hyp];
             if (c->token == b->o.eos) {
-                Hyp *d = &b->done[b->n_done];
-                memcpy(d->ids, h->ids, (size_t)h->len * sizeof *h->ids);
-                d->ids[h->len] = c->token;
-                finish(b, d->ids, h->len + 1, c->score);
+                memcpy(b->spare.ids, h->ids, (size_t)h->len * sizeof *h->ids);
+                b->spare.ids[h->len] = c->token;
+                finish(b, h->len + 1, c->score);
                 continue;
             }
             Hyp *y = &b->next[b->n_next];
@@ -147,25 +162,19 @@ int rt_beam_search(RtBeam *b, const RtBeamModel *m, const float *first, int32_t 
         b->live = b->next;
         b->next = t;
         b->n_live = b->n_next;
-        if (b->n_done >= N) {
+        if (b->n_done >= N && done_beats_live(b)) {
             stopped = 1;
             break;
         }
         if (step + 1 < b->o.max_len && b->n_live > 0 && m->step(m->ctx, b->parent, b->tokens, b->n_live, &x) != 0)
             return -1;
     }
-    if (!stopped)
-        for (int h = 0; h < b->n_live; h++) finish(b, b->live[h].ids, b->live[h].len, b->live[h].sum);
-    int best = 0;
-    for (int i = 1; i < b->n_done; i++)
-        if (b->done[i].sum > b->done[best].sum) best = i;
-    if (b->n_done == 0) {
-        *n_out = 0;
-        *score = 0;
-        return 0;
+    for (int h = 0; !stopped && h < b->n_live; h++) {
+        memcpy(b->spare.ids, b->live[h].ids, (size_t)b->live[h].len * sizeof *b->spare.ids);
+        finish(b, b->live[h].len, b->live[h].sum);
     }
-    memcpy(out, b->done[best].ids, (size_t)b->done[best].len * sizeof *out);
-    *n_out = b->done[best].len;
-    *score = b->done[best].sum;
+    *n_out = b->n_done ? b->best.len : 0;
+    *score = b->n_done ? b->best.sum : 0;
+    if (b->n_done) memcpy(out, b->best.ids, (size_t)b->best.len * sizeof *out);
     return 0;
 }

@@ -6,10 +6,15 @@
  * hypothesis, then the lower token id) are walked in order: one ending in eos joins the
  * finished ones with the normalized score sum / length^alpha (length = generated tokens,
  * eos included), the others become the new live hypotheses until N are live. The search
- * stops once N or more are finished, or after max_len steps (the live ones then finish as
- * they are, normalized the same way); the answer is the finished hypothesis with the best
- * normalized score, the earliest on a tie. Width 1 is greedy decoding (argmax, ties to the
- * lower id, until eos or max_len). */
+ * stops once N or more are finished and the best of them scores at least the best live
+ * sum / max_len^alpha (a bound on what a live hypothesis can still reach, for alpha >= 0:
+ * its sum only falls), or after max_len steps (the live ones then finish as they are,
+ * normalized the same way); the answer is the finished hypothesis with the best normalized
+ * score, the earliest on a tie. Width 1 is greedy decoding (argmax, ties to the lower id,
+ * until eos or max_len). Stopping at the first N finished, without the bound, lets unlikely
+ * hypotheses that happen to end early (eos among the 2N candidates) end the search before
+ * the likely one has finished: on models/seq2seq-numbers it answers 80 % of the held-out
+ * numbers right with N = 4, against 100 % with the bound (its README). */
 #ifndef KILN_RUNTIME_BEAM_H
 #define KILN_RUNTIME_BEAM_H
 

@@ -3,9 +3,10 @@
 
 The model is models/tiny with its dim batch raised to 4 (beams are rows of a batch). The
 reference search is written here in Python from the specification of runtime/beam.h (the
-same as scripts/train_seq2seq.py's beam()): candidates of every live hypothesis scored by the
-sum of log-probabilities, the 2N best walked in order, eos ones finished with sum / len^alpha,
-stop at N finished or at the length bound, the best normalized score wins. Its log-
+same as scripts/train_seq2seq.py's beam() with bounded_stop): candidates of every live
+hypothesis scored by the sum of log-probabilities, the 2N best walked in order, eos ones
+finished with sum / len^alpha, stop at N finished once the best of them beats every live
+sum / max_len^alpha, or at the length bound; the best normalized score wins. Its log-
 probabilities come from the reference interpreter (`kiln run --tokens PROMPT+HYP --logits`,
 the last row, log-softmax in double), each prefix recomputed from scratch — no KV cache, no
 reordering — so it checks the executable's batched rows, state reordering and search at once.
@@ -101,7 +102,8 @@ def beam(n, alpha, eos=None):
                 if len(new) == n:
                     break
         live = new
-        if len(finished) >= n:
+        if len(finished) >= n and (not live or max(f[1] for f in finished) >=
+                                   max(s for _, s in live) / (MAX_LEN ** alpha)):
             break
     else:
         for ids, s in live:
