@@ -476,33 +476,21 @@ int rt_encoder_main(int argc, char **argv)
     e.types = calloc(cells, sizeof *e.types);
     e.valid = calloc(cells, sizeof *e.valid);
     rc = e.tokens && e.types && e.valid ? 0 : rt_fail("out of memory for the model's inputs");
-    if (rc == 0) rc = rt_weights_open(o.weights, &w);
+    if (rc == 0) rc = rt_start(o.weights, o.verify_weights, o.stats, o.threads, &w, &e.arena);
     e.weights = w.data;
-    if (rc == 0 && o.verify_weights) {
-        uint64_t h = rt_weights_hash(w.data, m->weights_bytes);
-        if (h != m->weights_hash)
-            rc = rt_fail("the weights are damaged: their hash is %016llx, expected %016llx", (unsigned long long)h,
-                         (unsigned long long)m->weights_hash);
-    }
-    if (rc == 0 && !(e.arena = rt_arena_alloc()))
-        rc = rt_fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)m->arena_bytes,
-                     strerror(errno));
-    if (rc == 0) rc = rt_threads_start(o.threads);
     if (rc == 0) {
         rc = o.fill_mask ? mode_fill_mask(&o, &e, &tok)
            : o.detect   ? mode_detect(&o, &e, &tok)
            : o.embed    ? mode_embed(&o, &e, &tok)
                         : mode_tokens(&o, &e);
         if (fflush(stdout) != 0 && rc == 0) rc = rt_fail("cannot write the output: %s", strerror(errno));
-        rt_pool_stop();
     }
     if (rc == 0 && o.stats) {
         fprintf(stderr, "encode: %lld calls, %lld inputs in %.3f s (%.1f inputs/s)\n", (long long)e.calls,
                 (long long)e.rows, e.seconds, e.seconds > 0 ? (double)e.rows / e.seconds : 0.0);
         rt_threads_describe(stderr);
     }
-    if (e.arena) munmap(e.arena, (size_t)(m->arena_bytes ? m->arena_bytes : 64));
-    if (w.map) munmap(w.map, w.map_len);
+    rt_stop(&w, e.arena);
     free(e.tokens), free(e.types), free(e.valid), free(tok_copy);
     return rc;
 }

@@ -422,3 +422,32 @@ size_t rt_reorder_scratch_bytes(int n)
         if (kiln_model.states[k].row_bytes > widest) widest = kiln_model.states[k].row_bytes;
     return (size_t)widest * (size_t)n + 1;
 }
+
+int rt_start(const char *weights_path, int verify, int stats, long long threads, RtWeights *w, void **arena)
+{
+    const KilnModel *m = &kiln_model;
+    *arena = NULL;
+    int rc = rt_weights_open(weights_path, w);
+    if (rc == 0 && verify) {
+        uint64_t h = rt_weights_hash(w->data, m->weights_bytes);
+        if (h != m->weights_hash)
+            rc = rt_fail("the weights are damaged: their hash is %016llx, expected %016llx", (unsigned long long)h,
+                         (unsigned long long)m->weights_hash);
+        else if (stats)
+            fprintf(stderr, "weights verified: %llu bytes, hash %016llx\n", (unsigned long long)m->weights_bytes,
+                    (unsigned long long)h);
+    }
+    if (rc == 0 && !(*arena = rt_arena_alloc()))
+        rc = rt_fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)m->arena_bytes,
+                     strerror(errno));
+    if (rc == 0) rc = rt_threads_start(threads);
+    return rc;
+}
+
+void rt_stop(RtWeights *w, void *arena)
+{
+    rt_pool_stop();
+    if (arena) munmap(arena, (size_t)(kiln_model.arena_bytes ? kiln_model.arena_bytes : 64));
+    if (w->map) munmap(w->map, w->map_len);
+    w->map = NULL;
+}

@@ -58,6 +58,11 @@ typedef struct RtWeights {
 /* The embedded blob, or the side file (path_arg, or the executable's path + ".weights")
  * mapped read-only and checked. */
 int rt_weights_open(const char *path_arg, RtWeights *w);
+/* Start-up of every kind of executable: the weights (checked against their hash with
+ * verify; said on stderr with stats), the arena, the thread pool (-t threads, 0: measured).
+ * rt_fail's 1 on a problem; rt_stop undoes what was done either way. */
+int rt_start(const char *weights_path, int verify, int stats, long long threads, RtWeights *w, void **arena);
+void rt_stop(RtWeights *w, void *arena);
 /* The arena: one anonymous mapping, page aligned (so 64-byte aligned) and zeroed; NULL
  * when it cannot be had. */
 void *rt_arena_alloc(void);

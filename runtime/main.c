@@ -635,20 +635,7 @@ int main(int argc, char **argv)
 
     RtWeights w = { 0 };
     void *arena = NULL;
-    rc = rt_weights_open(o.weights, &w);
-    if (rc == 0 && o.verify_weights) {
-        uint64_t h = rt_weights_hash(w.data, kiln_model.weights_bytes);
-        if (h != kiln_model.weights_hash)
-            rc = rt_fail("the weights are damaged: their hash is %016llx, expected %016llx", (unsigned long long)h,
-                      (unsigned long long)kiln_model.weights_hash);
-        else if (o.stats)
-            fprintf(stderr, "weights verified: %llu bytes, hash %016llx\n", (unsigned long long)kiln_model.weights_bytes,
-                    (unsigned long long)h);
-    }
-    if (rc == 0 && !(arena = rt_arena_alloc()))
-        rc = rt_fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)kiln_model.arena_bytes,
-                  strerror(errno));
-    if (rc == 0) rc = rt_threads_start(o.threads);
+    rc = rt_start(o.weights, o.verify_weights, o.stats, o.threads, &w, &arena);
     FILE *trace = NULL;
     if (rc == 0 && o.trace && !(trace = fopen(o.trace, "w")))
         rc = rt_fail("--profile: cannot write the trace '%s': %s", o.trace, strerror(errno));
@@ -678,9 +665,7 @@ int main(int argc, char **argv)
         rt_profile_stop();
     }
     if ((cerr = rt_capture_close()) && rc == 0) rc = rt_fail("cannot write '%s': %s", o.capture, strerror(cerr));
-    rt_pool_stop();
-    if (arena) munmap(arena, (size_t)(kiln_model.arena_bytes ? kiln_model.arena_bytes : 64));
-    if (w.map) munmap(w.map, w.map_len);
+    rt_stop(&w, arena);
     free(tok_copy);
     free(o.stops);
     return rc;

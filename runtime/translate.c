@@ -335,14 +335,8 @@ int rt_seq2seq_main(int argc, char **argv)
     char *text = malloc(text_cap);
     rc = beam && s.ones && s.scratch && out && text ? 0 : rt_fail("out of memory for the search");
     for (int64_t i = 0; rc == 0 && i < s.max_batch * s.max_src; i++) s.ones[i] = 1;
-    if (rc == 0) rc = rt_weights_open(o.weights, &w);
+    if (rc == 0) rc = rt_start(o.weights, o.verify_weights, o.stats, o.threads, &w, &s.arena);
     s.weights = w.data;
-    if (rc == 0 && o.verify_weights && rt_weights_hash(w.data, m->weights_bytes) != m->weights_hash)
-        rc = rt_fail("the weights are damaged: their hash is not the one recorded at compile time");
-    if (rc == 0 && !(s.arena = rt_arena_alloc()))
-        rc = rt_fail("cannot allocate the model's memory (%llu bytes): %s", (unsigned long long)m->arena_bytes,
-                     strerror(errno));
-    if (rc == 0) rc = rt_threads_start(o.threads);
     if (rc == 0) {
         if (o.src_tokens) {
             int32_t *ids = NULL;
@@ -357,7 +351,6 @@ int rt_seq2seq_main(int argc, char **argv)
             rc = run_lines(&s, beam, &o, &tok, out, text, text_cap);
         }
         if (fflush(stdout) != 0 && rc == 0) rc = rt_fail("cannot write the output: %s", strerror(errno));
-        rt_pool_stop();
     }
     if (rc == 0 && o.stats) {
         fprintf(stderr, "translate: %lld sentences, %lld decoder rows in %.3f s of model time (%.1f sentences/s)\n",
@@ -365,8 +358,7 @@ int rt_seq2seq_main(int argc, char **argv)
                 s.seconds > 0 ? (double)s.sentences / s.seconds : 0.0);
         rt_threads_describe(stderr);
     }
-    if (s.arena) munmap(s.arena, (size_t)(m->arena_bytes ? m->arena_bytes : 64));
-    if (w.map) munmap(w.map, w.map_len);
+    rt_stop(&w, s.arena);
     rt_beam_free(beam);
     free(s.ones), free(s.scratch), free(out), free(text), free(tok_copy);
     return rc;

@@ -5,7 +5,9 @@ The model is tests/ref/bert (random weights, batch up to 2, 16 positions), whose
 hidden states come from PyTorch (tests/ref/make_refs.py); and the same model with the 50-token
 WordPiece vocabulary of tests/tokenizer (bert_wordpiece.xml). The other encoder families of
 tests/ref (albert, electra, distilbert) are run the same way, every output they have
-(logits, hidden, replaced) against PyTorch.
+(logits, hidden, replaced) against PyTorch. models/bert-tiny (trained): --fill-mask gives the
+top 5 of its training script's reference.json (words in order, probabilities as printed), and
+--tokens --logits its logits.
 
 --tokens/--token-types --hidden: each input of tests/ref/bert/inputs.safetensors run alone
 (its valid tokens, batch 1) gives PyTorch's hidden states at those positions (the reference
@@ -114,6 +116,34 @@ for b in range(B):
         ok, why = close(floats(os.path.join(tmp, 'h%d-1.f32' % b)), hid[b * S * D:(b * S + n) * D])
         check('input %d (%d tokens): hidden states match PyTorch' % (b, n), ok, why)
     check('input %d: -t 1 and -t 2 give identical bytes' % b, outs[0] == outs[1] and outs[0])
+
+# ---- models/bert-tiny (trained): fill-mask and logits against its training script ----
+bt_dir = os.path.join(args.source, 'models', 'bert-tiny')
+bt = os.path.join(tmp, 'bert-tiny')
+rc, _, err = run([kiln, 'compile', os.path.join(bt_dir, 'model.xml'), '-o', bt, '-q'] + target)
+check('compile models/bert-tiny', rc == 0, err)
+if rc == 0:
+    import json
+    ref = json.load(open(os.path.join(bt_dir, 'reference.json')))
+    for case in ref['fill_mask']:
+        rc, out, err = run(runner + [bt, '--fill-mask', case['text']])
+        rows = [l.split() for l in out.splitlines()[1:]]
+        got = [(w, float(p)) for p, w in rows] if rc == 0 else []
+        ok = len(got) == 5 and [w for w, _ in got] == [w for w, _ in case['top5']] and \
+            all(abs(p - q) < 6e-5 for (_, p), (_, q) in zip(got, case['top5']))
+        check('bert-tiny --fill-mask %r: the script\'s top 5' % case['text'][:40], ok,
+              'got %s, want %s %s' % (got, case['top5'], err))
+    ti, te = st.read(os.path.join(bt_dir, 'inputs.safetensors')), st.read(os.path.join(bt_dir, 'expected.safetensors'))
+    (tb, ts), tv = ti['tokens'][1], te['logits'][1][2]
+    ttok, ttyp, tval = ints(ti['tokens']), ints(ti['token_types']), ints(ti['valid'])
+    tlog = list(struct.unpack('<%df' % (len(te['logits'][2]) // 4), te['logits'][2]))
+    for b in range(tb):
+        n = sum(tval[b * ts:(b + 1) * ts])
+        f = os.path.join(tmp, 'bt-%d.f32' % b)
+        rc, _, err = run(runner + [bt, '--tokens', ','.join(map(str, ttok[b * ts:b * ts + n])), '--token-types',
+                                   ','.join(map(str, ttyp[b * ts:b * ts + n])), '--logits', f])
+        ok, why = close(floats(f), tlog[b * ts * tv:(b * ts + n) * tv]) if rc == 0 else (False, err)
+        check('bert-tiny input %d (%d tokens): logits match the script' % (b, n), ok, why)
 
 # ---- every encoder family of tests/ref: each output of each input alone, against PyTorch ----
 for case in ('albert', 'electra', 'distilbert'):
