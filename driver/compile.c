@@ -109,7 +109,8 @@ static int write_report(const Module *m, const FusionReport *r, const char *to, 
 /* --selftest: what OUT --selftest checks (runtime/selftest.h). The input is the tokenizer's
  * prompt for SELFTEST_TEXT (its start token included when it adds one), or ids 0..7 modulo
  * the vocabulary without a tokenizer, cut to SELFTEST_MAX tokens and to the bound of seq (one
- * forward call). The reference interpreter runs it on m as read, before any pass, so the
+ * forward call; an encoder's token types are 0 and its tokens all valid). The reference
+ * interpreter runs it on m as read, before any pass, so the
  * executable's fused kernels are checked against the plain graph. perturb (the hidden option
  * --selftest-perturb=X, for tests) is added to one stored logit, the middle one of the last
  * position, to show that a wrong expectation fails. */
@@ -123,9 +124,15 @@ static int selftest_reference(Module *m, BackendOptions *o, const void *blob, si
     int s_seq = ir_module_sym(m, "seq"), s_past = ir_module_sym(m, "past"), li = -1;
     for (int i = 0; g && i < g->n_outputs; i++)
         if (!strcmp(g->outputs[i].name, "logits")) li = i;
-    if (!g || li < 0 || g->n_inputs != 1 || !s_seq || g->outputs[li].node->shape.rank != 3 ||
+    int known = g && g->n_inputs >= 1 && g->n_inputs <= 3;
+    for (int i = 0; known && i < g->n_inputs; i++) {
+        const char *name = g->inputs[i]->name;
+        known = !strcmp(name, "tokens") || !strcmp(name, "token_types") || !strcmp(name, "valid");
+    }
+    if (!g || li < 0 || !known || !s_seq || g->outputs[li].node->shape.rank != 3 ||
         !dim_is_const(g->outputs[li].node->shape.d[2])) {
-        diag_error(d, m->loc, "--selftest: the model needs a graph 'forward' from tokens to logits (batch, seq, vocab)");
+        diag_error(d, m->loc, "--selftest: the model needs a graph 'forward' from tokens (and, for encoders, "
+                   "token_types and valid) to logits (batch, seq, vocab)");
         return -1;
     }
     int64_t vocab = g->outputs[li].node->shape.d[2].k, most = m->syms[s_seq].max;
@@ -148,8 +155,17 @@ static int selftest_reference(Module *m, BackendOptions *o, const void *blob, si
         free(ids);
         return -1;
     }
-    Tensor x = { DT_I32, 2, { 1, n }, ids }, out[16] = { { 0 } };
-    int rc = g->n_outputs > 16 || interp_run(in, g, &x, out) ? -1 : 0;
+    /* tokens the ids; an encoder's token types all 0 and every token valid */
+    int32_t *zeros = xcalloc((size_t)n, sizeof *zeros), *ones = xmalloc((size_t)n * sizeof *ones);
+    for (long i = 0; i < n; i++) ones[i] = 1;
+    Tensor x[3], out[16] = { { 0 } };
+    for (int i = 0; i < g->n_inputs; i++) {
+        const char *name = g->inputs[i]->name;
+        x[i] = (Tensor){ DT_I32, 2, { 1, n }, !strcmp(name, "tokens") ? ids : !strcmp(name, "valid") ? ones : zeros };
+    }
+    int rc = g->n_outputs > 16 || interp_run(in, g, x, out) ? -1 : 0;
+    free(zeros);
+    free(ones);
     interp_free(in);
     if (rc == 0 && (out[li].rank != 3 || out[li].dim[1] != n || out[li].dim[2] != vocab)) {
         diag_error(d, m->loc, "--selftest: the interpreter's logits have an unexpected shape");

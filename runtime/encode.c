@@ -18,6 +18,7 @@
  * Everything is allocated before the first call; the arrays are (max_batch, max_seq). */
 #include "runtime/exe.h"
 #include "runtime/runtime.h"
+#include "runtime/selftest.h"
 #include "runtime/unicode_impl.h"
 
 #include <errno.h>
@@ -54,6 +55,9 @@ static const char help[] =
     "  --hidden FILE          with --tokens: write the last hidden states (tokens x width\n"
     "                         float32, row-major) to FILE\n"
     "  --replaced FILE        with --tokens: write the replaced-token logits (tokens float32)\n"
+    "  --selftest             run the input embedded by kiln compile --selftest (token types\n"
+    "                         0) and compare with the reference interpreter's logits stored\n"
+    "                         with it: exit 0 when they agree, 1 when not, 2 without one\n"
     "other:\n"
     "  -t N                   threads, 1 to %d (default: measured at start-up, as for\n"
     "                         generating models); any N gives the same output\n"
@@ -72,7 +76,7 @@ static const char help[] =
 
 typedef struct EncOptions {
     const char *fill_mask, *detect, *tokens, *token_types, *logits, *hidden, *replaced, *file, *weights;
-    int embed, pool_cls, stats, verify_weights;
+    int embed, pool_cls, stats, verify_weights, selftest;
     long long top_k, threads;
 } EncOptions;
 
@@ -132,6 +136,7 @@ static int parse_args(int argc, char **argv, EncOptions *o)
         else if ((v = rt_opt_value(argc, argv, &i, "-t", &missing))) {
             if (rt_parse_int("-t", v, 1, RT_MAX_THREADS, &o->threads)) return 2;
         } else if (!strcmp(a, "--embed")) o->embed = 1;
+        else if (!strcmp(a, "--selftest")) o->selftest = 1;
         else if (!strcmp(a, "--stats")) o->stats = 1;
         else if (!strcmp(a, "--verify-weights")) o->verify_weights = 1;
         else if (missing) return rt_usage("%s needs a value", a);
@@ -139,9 +144,15 @@ static int parse_args(int argc, char **argv, EncOptions *o)
         else return rt_usage("unexpected argument '%s' (text goes after --fill-mask, --detect-replaced or in -f FILE)", a);
         if (missing) return rt_usage("%s needs a value", a);
     }
-    int modes = !!o->fill_mask + !!o->detect + o->embed + !!o->tokens;
-    if (modes == 0) return rt_usage("give a mode: --fill-mask TEXT, --detect-replaced TEXT, --embed or --tokens a,b,c");
-    if (modes > 1) return rt_usage("give one mode of --fill-mask, --detect-replaced, --embed and --tokens");
+    int modes = !!o->fill_mask + !!o->detect + o->embed + !!o->tokens + o->selftest;
+    if (modes == 0)
+        return rt_usage("give a mode: --fill-mask TEXT, --detect-replaced TEXT, --embed, --tokens a,b,c or --selftest");
+    if (modes > 1) return rt_usage("give one mode of --fill-mask, --detect-replaced, --embed, --tokens and --selftest");
+    if (o->selftest && kiln_model.selftest_n < 1) {
+        fprintf(stderr, "%s: this executable has no selftest: compile it with `kiln compile --selftest MODEL -o OUT` "
+                "to embed a short input and the reference interpreter's logits for it\n", rt_prog);
+        return 2;
+    }
     if (o->top_k && !o->fill_mask) return rt_usage("--top-k is for --fill-mask");
     if ((o->file || o->pool_cls) && !o->embed) return rt_usage("-f and --pool are for --embed");
     if ((o->token_types || o->logits || o->hidden || o->replaced) && !o->tokens)
@@ -407,6 +418,22 @@ static int write_floats(const char *path, const float *x, size_t count)
     return bad ? rt_fail("cannot write '%s': %s", path, strerror(e)) : 0;
 }
 
+/* --selftest: the embedded ids (token types 0, all valid) against the embedded logits. */
+static int mode_selftest(Enc *e)
+{
+    const KilnModel *m = &kiln_model;
+    int64_t n = m->selftest_n;
+    if (n > e->max_seq || e->out_logits < 0 || !m->selftest_tokens || !m->selftest_logits)
+        return rt_fail("the selftest data in this executable is inconsistent; the executable is damaged");
+    for (int64_t i = 0; i < n; i++)
+        if (m->selftest_tokens[i] < 0 || m->selftest_tokens[i] >= m->vocab)
+            return rt_fail("the selftest's token %lld is outside the vocabulary; the executable is damaged", (long long)i);
+    enc_set_row(e, 0, m->selftest_tokens, n, NULL);
+    const void *out[KILN_MAX_IO];
+    enc_run(e, 1, n, out);
+    return rt_selftest_check(out[e->out_logits], m->selftest_logits, n, m->vocab, stdout);
+}
+
 static int mode_tokens(const EncOptions *o, Enc *e)
 {
     if (o->logits && e->out_logits < 0) return rt_fail("--logits: this model gives no logits (it gives %s)", output_names());
@@ -466,7 +493,7 @@ int rt_encoder_main(int argc, char **argv)
 
     RtTokenizer tok;
     void *tok_copy = NULL;
-    if (!o.tokens) {
+    if (!o.tokens && !o.selftest) {
         if (!m->tokenizer) return rt_fail("this model has no tokenizer: give token ids with --tokens a,b,c");
         if (rt_open_tokenizer(&tok, &tok_copy)) return 1;
     }
@@ -479,7 +506,8 @@ int rt_encoder_main(int argc, char **argv)
     if (rc == 0) rc = rt_start(o.weights, o.verify_weights, o.stats, o.threads, &w, &e.arena);
     e.weights = w.data;
     if (rc == 0) {
-        rc = o.fill_mask ? mode_fill_mask(&o, &e, &tok)
+        rc = o.selftest ? mode_selftest(&e)
+           : o.fill_mask ? mode_fill_mask(&o, &e, &tok)
            : o.detect   ? mode_detect(&o, &e, &tok)
            : o.embed    ? mode_embed(&o, &e, &tok)
                         : mode_tokens(&o, &e);

@@ -6,8 +6,9 @@ hidden states come from PyTorch (tests/ref/make_refs.py); and the same model wit
 WordPiece vocabulary of tests/tokenizer (bert_wordpiece.xml). The other encoder families of
 tests/ref (albert, electra, distilbert) are run the same way, every output they have
 (logits, hidden, replaced) against PyTorch. models/bert-tiny (trained): --fill-mask gives the
-top 5 of its training script's reference.json (words in order, probabilities as printed), and
---tokens --logits its logits.
+top 5 of its training script's reference.json (words in order, probabilities as printed),
+--tokens --logits its logits, and --selftest passes (fails when compiled with a perturbed
+expectation).
 
 --tokens/--token-types --hidden: each input of tests/ref/bert/inputs.safetensors run alone
 (its valid tokens, batch 1) gives PyTorch's hidden states at those positions (the reference
@@ -144,6 +145,22 @@ if rc == 0:
                                    ','.join(map(str, ttyp[b * ts:b * ts + n])), '--logits', f])
         ok, why = close(floats(f), tlog[b * ts * tv:(b * ts + n) * tv]) if rc == 0 else (False, err)
         check('bert-tiny input %d (%d tokens): logits match the script' % (b, n), ok, why)
+
+    rc, out, err = run(runner + [bt, '--fill-mask', 'and god said unto moses'])
+    check('bert-tiny --fill-mask without [MASK]: exit 1 and how to write it',
+          rc == 1 and 'the text has no [MASK]' in err and out == '', 'rc %d: %s' % (rc, err))
+    rc, out, err = run(runner + [bt, '--fill-mask', ' '.join(['god'] * 70) + ' [MASK]'])
+    check('bert-tiny --fill-mask over the positions: exit 1, refused', rc == 1 and 'more than the model\'s 64 positions'
+          in err, 'rc %d: %s' % (rc, err))
+    rc, out, err = run(runner + [bt, '--selftest'])
+    check('bert-tiny without a selftest: exit 2 and how to get one', rc == 2 and 'kiln compile --selftest' in err, err)
+    for extra, want_rc, want in ((['--selftest'], 0, 'selftest: ok'),
+                                 (['--selftest', '--selftest-perturb=0.5'], 1, 'selftest: FAILED')):
+        st_exe = os.path.join(tmp, 'bert-tiny-selftest')
+        rc, _, err = run([kiln, 'compile', os.path.join(bt_dir, 'model.xml'), '-o', st_exe, '-q'] + target + extra)
+        rc, out, err = run(runner + [st_exe, '--selftest']) if rc == 0 else (rc, '', err)
+        check('bert-tiny compiled with %s: --selftest exits %d' % (' '.join(extra), want_rc),
+              rc == want_rc and want in out, 'rc %d: %s%s' % (rc, out, err))
 
 # ---- every encoder family of tests/ref: each output of each input alone, against PyTorch ----
 for case in ('albert', 'electra', 'distilbert'):
