@@ -183,7 +183,7 @@ static int starts(const char *s, const char *prefix) { return strncmp(s, prefix,
 /* The runtime's sources (runtime/meson.build, rt_exe_src): their static symbols follow
  * their file symbol. tests/inspect checks this list against the build file. */
 static const char *const runtime_files[] = {
-    "bpe.c", "generate.c", "spm_bpe.c", "spm_norm.c", "spm_unigram.c", "tokenizer.c", "threads.c", "unicode.c",
+    "bpe.c", "chars.c", "generate.c", "spm_bpe.c", "spm_norm.c", "spm_unigram.c", "tokenizer.c", "threads.c", "unicode.c",
     "unicode_tables.c", "wordpiece.c", "capture.c", "main.c", "profile.c", "selftest.c", "exe.c", "encode.c", "beam.c", "translate.c",
     "bleu.c",
 };

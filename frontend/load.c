@@ -6,6 +6,7 @@
  * binding because a weight's dtype comes from its file. Errors accumulate so that one run
  * reports every missing weight, not just the first. */
 #include "frontend_impl.h"
+#include "frontend/tokenizer_chars.h"
 #include "frontend/tokenizer_spm.h"
 #include "frontend/tokenizer_wordpiece.h"
 
@@ -189,6 +190,8 @@ int fe_model_tokenizer(Module *m, Diag *d, void **blob, size_t *size)
         rc = fe_wordpiece_tokenizer_build(d, f0, 1, blob, size);
     else if (strcmp(tf->kind, "wordpiece_cased") == 0 && f0)    /* lowercase="0" */
         rc = fe_wordpiece_tokenizer_build(d, f0, 0, blob, size);
+    else if (strcmp(tf->kind, "chars") == 0 && f0)
+        rc = fe_chars_tokenizer_build(d, f0, blob, size);
     else
         return 0;       /* a kind this kiln cannot build */
     if (rc) return rc;

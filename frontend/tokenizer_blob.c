@@ -66,6 +66,30 @@ uint32_t tok_blob_find(const TokBlob *b, const void *s, size_t n)
     return RT_TOK_NO_ID;
 }
 
+int tok_utf8_char(const uint8_t *s, size_t n)
+{
+    uint8_t b = s[0], lo = 0x80, hi = 0xBF;     /* the allowed range of the second byte */
+    int len;
+    if (b < 0x80) return 1;
+    if (b >= 0xC2 && b <= 0xDF) {
+        len = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        len = 3;
+        if (b == 0xE0) lo = 0xA0;               /* overlong below U+0800 */
+        if (b == 0xED) hi = 0x9F;               /* surrogates */
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        len = 4;
+        if (b == 0xF0) lo = 0x90;               /* overlong below U+10000 */
+        if (b == 0xF4) hi = 0x8F;               /* above U+10FFFF */
+    } else {
+        return 0;                               /* a continuation byte, C0, C1, F5..FF */
+    }
+    if ((size_t)len > n || s[1] < lo || s[1] > hi) return 0;
+    for (int k = 2; k < len; k++)
+        if ((s[k] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
 static size_t pad4(size_t n)
 {
     return (n + 3) & ~(size_t)3;

@@ -50,6 +50,11 @@ uint32_t tok_blob_add(TokBlob *b, const void *bytes, size_t len, float score, un
  * their own index). */
 uint32_t tok_blob_find(const TokBlob *b, const void *s, size_t n);
 
+/* The byte length (1 to 4) of the valid UTF-8 character at s[0..n), n >= 1, or 0 when the
+ * bytes there are not one (strict: no overlongs, surrogates or code points above U+10FFFF,
+ * as the runtime's check of text). */
+int tok_utf8_char(const uint8_t *s, size_t n);
+
 /* Writes the blob: 0 with *blob malloc'd (free()), or -1 after reporting through d, naming
  * the file name, when the tables would not fit the format's limits. */
 int tok_blob_write(TokBlob *b, Diag *d, const char *name, void **blob, size_t *size);

@@ -222,11 +222,11 @@ static void read_decl(Fe *fe, xmlNode *x, const Scope *sc)
         const char *need[2] = { NULL, NULL };
         if (strcmp(kind, "gpt2") == 0) need[0] = "vocab", need[1] = "merges";
         else if (strcmp(kind, "llama2c") == 0 || strcmp(kind, "sentencepiece") == 0 || strcmp(kind, "hf") == 0 ||
-                 strcmp(kind, "wordpiece") == 0)
+                 strcmp(kind, "wordpiece") == 0 || strcmp(kind, "chars") == 0)
             need[0] = "file";
         else {
             diag_error(fe->d, fe_attr_loc(fe, x, "kind"),
-                       "unknown tokenizer kind '%s' (expected gpt2, llama2c, sentencepiece, hf or wordpiece)", kind);
+                       "unknown tokenizer kind '%s' (expected gpt2, llama2c, sentencepiece, hf, wordpiece or chars)", kind);
             return;
         }
         for (int i = 0; i < 2 && need[i]; i++) {

@@ -162,7 +162,7 @@ int rt_beam_search(RtBeam *b, const RtBeamModel *m, const float *first, int32_t 
         b->live = b->next;
         b->next = t;
         b->n_live = b->n_next;
-        if (b->n_done >= N && done_beats_live(b)) {
+        if (b->n_done >= N && (N == 1 || done_beats_live(b))) {     /* width 1: greedy, done at eos */
             stopped = 1;
             break;
         }

@@ -11,7 +11,8 @@
  * its sum only falls), or after max_len steps (the live ones then finish as they are,
  * normalized the same way); the answer is the finished hypothesis with the best normalized
  * score, the earliest on a tie. Width 1 is greedy decoding (argmax, ties to the lower id,
- * until eos or max_len). Stopping at the first N finished, without the bound, lets unlikely
+ * until eos or max_len): there the first finished hypothesis ends the search, without the
+ * bound (which would let it explore past an eos that was the most likely token). Stopping at the first N finished, without the bound, lets unlikely
  * hypotheses that happen to end early (eos among the 2N candidates) end the search before
  * the likely one has finished: on models/seq2seq-numbers it answers 80 % of the held-out
  * numbers right with N = 4, against 100 % with the bound (its README). */

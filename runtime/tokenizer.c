@@ -8,7 +8,7 @@
  * byte, which makes decode(encode(text)) == text hold for any GPT-2 blob it accepts; for the
  * SentencePiece kinds that scores are finite, byte tokens are single bytes and the piece
  * hash holds ids only, with an empty slot to end every probe; WordPiece blobs are checked by
- * wordpiece.c (tok_wordpiece_check). The charsmap is checked by spm_norm.c. The one table that cannot be checked as a whole at open time, the charsmap's
+ * wordpiece.c (tok_wordpiece_check), character blobs by chars.c (tok_chars_check). The charsmap is checked by spm_norm.c. The one table that cannot be checked as a whole at open time, the charsmap's
  * double-array trie, is walked with a bounds check at every step instead.
  *
  * rt_tok_encode validates the text as UTF-8 and hands it to the kind's encoder
@@ -119,7 +119,7 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t)
         return h->magic == __builtin_bswap32(RT_TOK_MAGIC) ? RT_TOK_EENDIAN : RT_TOK_EMAGIC;
     if (h->version != RT_TOK_VERSION) return RT_TOK_EVERSION;
     if (h->kind != RT_TOK_GPT2 && h->kind != RT_TOK_SPM_BPE && h->kind != RT_TOK_SPM_UNIGRAM &&
-        h->kind != RT_TOK_WORDPIECE)
+        h->kind != RT_TOK_WORDPIECE && h->kind != RT_TOK_CHARS)
         return RT_TOK_EKIND;
     if (h->size > size) return RT_TOK_ETRUNC;
     if (h->size < sizeof(RtTokHeader)) return RT_TOK_ECORRUPT;
@@ -187,7 +187,8 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t)
     t->cls_id = t->sep_id = t->mask_id = RT_TOK_NO_ID;
 
     err = t->kind == RT_TOK_GPT2 ? check_gpt2(t, h) :
-          t->kind == RT_TOK_WORDPIECE ? tok_wordpiece_check(t, h) : check_spm(t, h);
+          t->kind == RT_TOK_WORDPIECE ? tok_wordpiece_check(t, h) :
+          t->kind == RT_TOK_CHARS ? tok_chars_check(t, h) : check_spm(t, h);
     if (err != RT_TOK_OK) memset(t, 0, sizeof *t);
     return err;
 }
@@ -230,6 +231,7 @@ long rt_tok_encode(const RtTokenizer *t, const char *text, size_t len,
     case RT_TOK_SPM_BPE: return tok_spm_bpe_encode(t, s, len, out, cap, err_at);
     case RT_TOK_SPM_UNIGRAM: return tok_spm_unigram_encode(t, s, len, out, cap, err_at);
     case RT_TOK_WORDPIECE: return tok_wordpiece_encode(t, s, len, out, cap, err_at);
+    case RT_TOK_CHARS: return tok_chars_encode(t, s, len, out, cap, err_at);
     }
     return RT_TOK_EKIND;
 }
@@ -249,7 +251,10 @@ long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,
     *err_at = 0;
     size_t n = 0;
     int bos = (t->flags & RT_TOK_F_ADD_BOS) && t->bos_id != RT_TOK_NO_ID;
-    if (bos || len == 0) {
+    int eos = (t->flags & RT_TOK_F_ADD_EOS) && t->eos_id != RT_TOK_NO_ID;
+    /* an empty text needs a start token, unless the eos it ends with is enough (a source
+     * "" is [eos] in a seq2seq model) */
+    if (bos || (len == 0 && !eos)) {
         uint32_t start = t->bos_id != RT_TOK_NO_ID ? t->bos_id : t->eos_id;
         if (start == RT_TOK_NO_ID) return RT_TOK_ENOSTART;
         if (cap < 1) return RT_TOK_ENOSPACE;
@@ -260,7 +265,7 @@ long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,
         if (got < 0) return got;
         n += (size_t)got;
     }
-    if ((t->flags & RT_TOK_F_ADD_EOS) && t->eos_id != RT_TOK_NO_ID) {
+    if (eos) {
         if (cap - n < 1) {
             *err_at = len;
             return RT_TOK_ENOSPACE;
@@ -344,6 +349,7 @@ const char *rt_tok_strerror(int code)
     case RT_TOK_EID: return "token id out of range";
     case RT_TOK_ENOMEM: return "out of memory while encoding";
     case RT_TOK_ENOSTART: return "the prompt is empty and the tokenizer has no start token";
+    case RT_TOK_EUNKNOWN: return "a character of the text is not in the vocabulary";
     }
     return "unknown tokenizer error";
 }

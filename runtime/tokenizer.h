@@ -48,6 +48,12 @@
  *                       The RT_TOK_FLAG_SPECIAL entries among unk/bos/eos/pad and " [MASK]" are
  *                       matched whole in the raw text. bos_id = [CLS], eos_id = [SEP];
  *                       runtime/wordpiece.c
+ *   RT_TOK_CHARS        pieces, token_flags, piece_hash; no merges, byte_ids or charsmap
+ *                       (scores, when present, are unused). One token per character: a
+ *                       symbol's piece is its one UTF-8 character, a special token's piece
+ *                       (RT_TOK_FLAG_SPECIAL: <pad>, <s>, </s>, <unk>...) is empty and never in
+ *                       the piece hash; the bos/eos/pad/unk ids are special tokens, unk_id
+ *                       also RT_TOK_FLAG_UNKNOWN. Flags: RT_TOK_F_ADD_EOS only; runtime/chars.c
  * The flags word (RT_TOK_F_*) says how text is prepared and decoded; docs/tokenizers.md has
  * the exact rules of each kind.
  *
@@ -76,6 +82,7 @@ enum RtTokKind {
     RT_TOK_WORDPIECE = 2,       /* BERT WordPiece: greedy longest match, "##" continuations */
     RT_TOK_SPM_BPE = 3,         /* merge by score: llama2.c tokenizer.bin, SentencePiece BPE */
     RT_TOK_SPM_UNIGRAM = 4,     /* SentencePiece unigram: best segmentation by score */
+    RT_TOK_CHARS = 5,           /* one token per character (character-level models) */
 };
 
 /* token_flags */
@@ -178,6 +185,8 @@ enum {
     RT_TOK_EID = -11,           /* token id out of range (see err_at) */
     RT_TOK_ENOMEM = -12,        /* out of memory for encoding scratch (SentencePiece kinds) */
     RT_TOK_ENOSTART = -13,      /* empty prompt, and the tokenizer has no bos_id or eos_id */
+    RT_TOK_EUNKNOWN = -14,      /* a character of the text is not in the vocabulary, which has
+                                   no unk_id (RT_TOK_CHARS; see err_at) */
 };
 
 /* An opened tokenizer: pointers into the caller's blob, which must outlive it. */
@@ -216,12 +225,14 @@ int rt_tok_open(const void *blob, size_t size, RtTokenizer *t);
  * number of ids, or a negative code: RT_TOK_EUTF8 with *err_at = byte offset of the first
  * invalid or truncated sequence (nothing is encoded then), RT_TOK_ENOSPACE with *err_at =
  * the byte offset of the text not encoded (GPT-2; WordPiece: the start of the word that did
- * not fit; 0 for the SentencePiece kinds, which encode the text as a whole), RT_TOK_ENOMEM.
+ * not fit; 0 for the SentencePiece kinds, which encode the text as a whole), RT_TOK_ENOMEM,
+ * RT_TOK_EUNKNOWN with *err_at = the byte offset of a character the vocabulary lacks
+ * (RT_TOK_CHARS without <unk>).
  * Special tokens (<|endoftext|>, <s>) in the text are plain text, except WordPiece's
  * ([CLS], [MASK]...: Hugging Face matches them in the text); no BOS is added (see
  * rt_tok_prompt). err_at may be NULL.
  * Room: rt_tok_prompt_cap(t, len) ids never fail for lack of space.
- * GPT-2 and WordPiece allocate nothing (a GPT-2 piece longer than 256 bytes is merged in
+ * GPT-2, WordPiece and the character tokenizer allocate nothing (a GPT-2 piece longer than 256 bytes is merged in
  * place in ids); the SentencePiece kinds malloc scratch proportional to len and free it before returning
  * (encoding is not part of the decode loop). */
 long rt_tok_encode(const RtTokenizer *t, const char *text, size_t len,
@@ -229,9 +240,11 @@ long rt_tok_encode(const RtTokenizer *t, const char *text, size_t len,
 
 /* The ids a generation starts from: bos_id first when the tokenizer says so
  * (RT_TOK_F_ADD_BOS), then rt_tok_encode's ids, then eos_id when the tokenizer says so
- * (RT_TOK_F_ADD_EOS: WordPiece, [CLS] ids [SEP]). An empty text gives [bos_id], or [eos_id]
- * when the tokenizer has no bos_id (GPT-2's <|endoftext|> convention), or RT_TOK_ENOSTART
- * when it has neither (followed by eos_id under RT_TOK_F_ADD_EOS). Other errors are rt_tok_encode's, err_at a byte offset in text.
+ * (RT_TOK_F_ADD_EOS: WordPiece, [CLS] ids [SEP]; the character tokenizer, ids </s>, as the
+ * source of a seq2seq model). An empty text gives [eos_id] when the tokenizer adds eos_id but
+ * no bos_id; otherwise [bos_id], or [eos_id] when the tokenizer has no bos_id (GPT-2's
+ * <|endoftext|> convention), or RT_TOK_ENOSTART when it has neither (each followed by eos_id
+ * under RT_TOK_F_ADD_EOS). Other errors are rt_tok_encode's, err_at a byte offset in text.
  * cap >= rt_tok_prompt_cap(t, len) never fails for lack of space. */
 long rt_tok_prompt(const RtTokenizer *t, const char *text, size_t len,
                    int32_t *ids, size_t cap, size_t *err_at);

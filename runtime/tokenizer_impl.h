@@ -56,6 +56,15 @@ long tok_wordpiece_encode(const RtTokenizer *t, const uint8_t *s, size_t len, ui
  * Returns RT_TOK_OK or RT_TOK_ECORRUPT. */
 int tok_wordpiece_check(RtTokenizer *t, const RtTokHeader *h);
 
+/* One token per character (chars.c): each UTF-8 character's symbol through the piece hash,
+ * else unk_id, else RT_TOK_EUNKNOWN. */
+long tok_chars_encode(const RtTokenizer *t, const uint8_t *s, size_t len, uint32_t *ids,
+                      size_t cap, size_t *err_at);
+
+/* Checks a character blob's arrays, flags and pieces (chars.c). Returns RT_TOK_OK or
+ * RT_TOK_ECORRUPT. */
+int tok_chars_check(const RtTokenizer *t, const RtTokHeader *h);
+
 /* SentencePiece's normalizer (spm_norm.c): the charsmap, whitespace rules, dummy prefix and
  * U+2581, as the flags say. Returns a malloc'd string of *out_len bytes (the caller frees
  * it), or NULL when out of memory. The text is valid UTF-8 and not empty; the result may be

@@ -59,7 +59,9 @@ check('compile models/seq2seq-numbers', p.returncode == 0, p.stderr)
 if p.returncode != 0:
     sys.exit(1)
 ref = json.load(open(os.path.join(model_dir, 'reference.json')))
-cases = ref['cases'] if not args.target else ref['cases'][:6]
+cases = ref['cases']
+if args.target:     # under qemu: a few, and those whose beam answers differ from greedy
+    cases = cases[:4] + [c for c in cases[4:] if any(b['ids'] != c['greedy']['ids'] for b in c['beam_bounded_stop'])][:2]
 
 
 def answer(err):
@@ -132,7 +134,7 @@ line = [l for l in err.splitlines() if l.startswith('BLEU = ')]
 got_bleu = float(line[0].split()[2].rstrip(',')) if line else None
 check('--bleu prints the corpus BLEU computed here (%.2f)' % want_bleu,
       got_bleu is not None and abs(got_bleu - want_bleu) < 0.006, err)
-check('--stats counts the sentences', 'translate: 10 sentences' in err, err)
+check('--stats counts the sentences', 'translate: %d sentences' % len(lines) in err, err)
 
 # ---- bad input ----
 open(os.path.join(tmp, 'short.txt'), 'w').write('one\n')
