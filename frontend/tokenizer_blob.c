@@ -181,3 +181,36 @@ int tok_build_file(Diag *d, const char *path, TokBuildMem *build, void **blob, s
     free(data);
     return rc;
 }
+
+long tok_split_lines(Diag *d, const char *name, const uint8_t *p, size_t len, Line **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) n += p[i] == '\n';
+    if (len > 0 && p[len - 1] != '\n') n++;
+    if (n > RT_TOK_MAX_TOKENS) {
+        diag_file_error(d, name, "%zu lines; a vocabulary has at most %u tokens", n, RT_TOK_MAX_TOKENS);
+        return -1;
+    }
+    Line *l = xmalloc((n ? n : 1) * sizeof *l);
+    size_t k = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && p[i] != '\n') continue;
+        if (i == len && start == len) break;        /* after the final newline */
+        size_t e = i;
+        if (e > start && p[e - 1] == '\r') e--;
+        l[k++] = (Line){ p + start, e - start };
+        start = i + 1;
+    }
+    *out = l;
+    return (long)k;
+}
+
+const char *tok_show(char out[48], const uint8_t *s, size_t n)
+{
+    size_t k = n < 40 ? n : 40;
+    for (size_t i = 0; i < k; i++) out[i] = s[i] < ' ' || s[i] == 0x7F ? '?' : (char)s[i];
+    while (k > 0 && k < n && ((uint8_t)out[k] & 0xC0) == 0x80) k--;     /* whole characters */
+    if (k < n) memcpy(out + k, "...", 4);
+    else out[k] = 0;
+    return out;
+}

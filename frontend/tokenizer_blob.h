@@ -55,6 +55,19 @@ uint32_t tok_blob_find(const TokBlob *b, const void *s, size_t n);
  * as the runtime's check of text). */
 int tok_utf8_char(const uint8_t *s, size_t n);
 
+/* A line of a vocabulary file, without its newline (nor a \r before it). */
+typedef struct Line {
+    const uint8_t *s;
+    size_t n;
+} Line;
+/* Splits a file into lines (a final newline ends the last line, it does not start one) into
+ * *out (xmalloc'd). Returns the count, or -1 after reporting more lines than a vocabulary
+ * may have. */
+long tok_split_lines(Diag *d, const char *name, const uint8_t *p, size_t len, Line **out);
+/* s[0..n) for a message: at most 40 bytes (whole characters, then "..."), control bytes
+ * shown as '?'. */
+const char *tok_show(char out[48], const uint8_t *s, size_t n);
+
 /* Writes the blob: 0 with *blob malloc'd (free()), or -1 after reporting through d, naming
  * the file name, when the tables would not fit the format's limits. */
 int tok_blob_write(TokBlob *b, Diag *d, const char *name, void **blob, size_t *size);

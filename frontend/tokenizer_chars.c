@@ -21,11 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Line {
-    const uint8_t *s;
-    size_t n;
-} Line;
-
 static int is(const Line *l, const char *text)
 {
     return l->n == strlen(text) && memcmp(l->s, text, l->n) == 0;
@@ -41,43 +36,6 @@ static int is_special(const Line *l)
 static Line symbol(const Line *l)
 {
     return is(l, "<space>") ? (Line){ (const uint8_t *)" ", 1 } : *l;
-}
-
-/* The line's text for a message: at most 40 bytes, control bytes shown as '?'. */
-static const char *show(char out[48], const Line *l)
-{
-    size_t k = l->n < 40 ? l->n : 40;
-    for (size_t i = 0; i < k; i++) out[i] = l->s[i] < ' ' || l->s[i] == 0x7F ? '?' : (char)l->s[i];
-    while (k > 0 && k < l->n && ((uint8_t)out[k] & 0xC0) == 0x80) k--;     /* whole characters */
-    if (k < l->n) memcpy(out + k, "...", 4);
-    else out[k] = 0;
-    return out;
-}
-
-/* Splits the file into lines (a final newline ends the last line, it does not start one).
- * Returns the count, or -1 after reporting too many lines. */
-static long split_lines(Diag *d, const char *name, const uint8_t *p, size_t len, Line **out)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += p[i] == '\n';
-    if (len > 0 && p[len - 1] != '\n') n++;
-    if (n > RT_TOK_MAX_TOKENS) {
-        diag_file_error(d, name, "%zu lines; a vocabulary has at most %u tokens", n,
-                        RT_TOK_MAX_TOKENS);
-        return -1;
-    }
-    Line *l = xmalloc((n ? n : 1) * sizeof *l);
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && p[i] != '\n') continue;
-        if (i == len && start == len) break;        /* after the final newline */
-        size_t e = i;
-        if (e > start && p[e - 1] == '\r') e--;
-        l[k++] = (Line){ p + start, e - start };
-        start = i + 1;
-    }
-    *out = l;
-    return (long)k;
 }
 
 /* Checks one line: UTF-8, then one character unless special. Returns 0 after reporting. */
@@ -103,7 +61,7 @@ static int check_line(Diag *d, uint32_t file, uint32_t line, const Line *l)
         char a[48];
         diag_error(d, loc_make(file, line, (uint32_t)second + 1),
                    "'%s' is %zu characters; a line is one character, <space> or a special "
-                   "token <...>", show(a, l), chars);
+                   "token <...>", tok_show(a, l->s, l->n), chars);
         return 0;
     }
     return 1;
@@ -131,7 +89,7 @@ static int check_lines(Diag *d, const char *name, const Line *l, uint32_t n)
             Line ko = symbol(o);
             if (ko.n == k.n && memcmp(ko.s, k.s, k.n) == 0) {
                 diag_error(d, loc_make(file, i + 1, 1), "duplicate symbol '%s' (first on line %u)",
-                           show(a, &l[i]), seen[h]);
+                           tok_show(a, l[i].s, l[i].n), seen[h]);
                 break;
             }
         }
@@ -151,7 +109,7 @@ int fe_chars_tokenizer_build_mem(Diag *d, const char *name, const void *data, si
         return -1;
     }
     Line *lines;
-    long nl = split_lines(d, name, data, len, &lines);
+    long nl = tok_split_lines(d, name, data, len, &lines);
     if (nl < 0) return -1;
     uint32_t n = (uint32_t)nl;
     if (check_lines(d, name, lines, n) > 0) {

@@ -19,11 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Line {
-    const uint8_t *s;
-    size_t n;
-} Line;
-
 /* The byte offset of the first invalid UTF-8 sequence in s[0..n) (strict: no overlongs,
  * surrogates or code points above U+10FFFF), or n. */
 static size_t utf8_bad(const uint8_t *s, size_t n)
@@ -81,45 +76,6 @@ static int is_special(const uint8_t *s, size_t n)
     return 0;
 }
 
-/* The token's text for a message: at most 40 bytes, control bytes shown as '?'. */
-static const char *show(char out[48], const uint8_t *s, size_t n)
-{
-    size_t k = n < 40 ? n : 40;
-    for (size_t i = 0; i < k; i++) out[i] = s[i] < ' ' || s[i] == 0x7F ? '?' : (char)s[i];
-    while (k > 0 && k < n && ((uint8_t)out[k] & 0xC0) == 0x80) k--;   /* whole characters */
-    if (k < n) memcpy(out + k, "...", 4);
-    else out[k] = 0;
-    return out;
-}
-
-/* Splits the file into lines (a final newline ends the last line, it does not start one).
- * Returns the count, or -1 after reporting too many lines. */
-static long split_lines(Diag *d, const char *name, const uint8_t *p, size_t len, Line **out)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += p[i] == '\n';
-    if (len > 0 && p[len - 1] != '\n') n++;
-    if (n > RT_TOK_MAX_TOKENS) {
-        diag_file_error(d, name, "%zu lines; a vocabulary has at most %u tokens", n,
-                        RT_TOK_MAX_TOKENS);
-        return -1;
-    }
-    Line *l = xmalloc((n ? n : 1) * sizeof *l);
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && p[i] != '\n') continue;
-        if (i == len && start == len) break;        /* after the final newline */
-        size_t e = i;
-        if (e > start && p[e - 1] == '\r') e--;
-        l[k].s = p + start;
-        l[k].n = e - start;
-        k++;
-        start = i + 1;
-    }
-    *out = l;
-    return (long)k;
-}
-
 /* Checks every line, reporting each problem with its line. Returns the number of errors. */
 static int check_lines(Diag *d, const char *name, const Line *l, uint32_t n)
 {
@@ -155,7 +111,7 @@ static int check_lines(Diag *d, const char *name, const Line *l, uint32_t n)
             }
             const Line *o = &l[seen[h] - 1];
             if (o->n == l[i].n && memcmp(o->s, l[i].s, o->n) == 0) {
-                diag_error(d, at, "duplicate token '%s' (first on line %u)", show(a, l[i].s, l[i].n),
+                diag_error(d, at, "duplicate token '%s' (first on line %u)", tok_show(a, l[i].s, l[i].n),
                            seen[h]);
                 break;
             }
@@ -181,7 +137,7 @@ int fe_wordpiece_tokenizer_build_mem(Diag *d, const char *name, const void *data
         return -1;
     }
     Line *lines;
-    long nl = split_lines(d, name, data, len, &lines);
+    long nl = tok_split_lines(d, name, data, len, &lines);
     if (nl < 0) return -1;
     uint32_t n = (uint32_t)nl;
     if (check_lines(d, name, lines, n) > 0) {

@@ -75,9 +75,10 @@ static const char help[] =
     "standard error; the other modes refuse longer inputs. Empty lines are refused.\n";
 
 typedef struct EncOptions {
-    const char *fill_mask, *detect, *tokens, *token_types, *logits, *hidden, *replaced, *file, *weights;
-    int embed, pool_cls, stats, verify_weights, selftest;
-    long long top_k, threads;
+    const char *fill_mask, *detect, *tokens, *token_types, *logits, *hidden, *replaced, *file;
+    int embed, pool_cls, selftest;
+    long long top_k;
+    RtCommon common;            /* --weights, -t, --stats, --verify-weights */
 } EncOptions;
 
 /* The model's parts, found once. */
@@ -115,9 +116,10 @@ static int parse_args(int argc, char **argv, EncOptions *o)
                    (long long)kiln_model.max_seq - 1);
             return 0;
         }
-        if (!strcmp(a, "--version")) {
-            rt_print_version();
-            return 0;
+        int status;
+        if (rt_common_option(argc, argv, &i, &o->common, &status)) {
+            if (status >= 0) return status;
+            continue;
         }
         if ((v = rt_opt_value(argc, argv, &i, "--fill-mask", &missing))) o->fill_mask = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--detect-replaced", &missing))) o->detect = v;
@@ -131,14 +133,9 @@ static int parse_args(int argc, char **argv, EncOptions *o)
         else if ((v = rt_opt_value(argc, argv, &i, "--logits", &missing))) o->logits = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--hidden", &missing))) o->hidden = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--replaced", &missing))) o->replaced = v;
-        else if ((v = rt_opt_value(argc, argv, &i, "--weights", &missing))) o->weights = v;
         else if ((v = rt_opt_value(argc, argv, &i, "-f", &missing))) o->file = v;
-        else if ((v = rt_opt_value(argc, argv, &i, "-t", &missing))) {
-            if (rt_parse_int("-t", v, 1, RT_MAX_THREADS, &o->threads)) return 2;
-        } else if (!strcmp(a, "--embed")) o->embed = 1;
+        else if (!strcmp(a, "--embed")) o->embed = 1;
         else if (!strcmp(a, "--selftest")) o->selftest = 1;
-        else if (!strcmp(a, "--stats")) o->stats = 1;
-        else if (!strcmp(a, "--verify-weights")) o->verify_weights = 1;
         else if (missing) return rt_usage("%s needs a value", a);
         else if (a[0] == '-') return rt_usage("unknown option '%s'", a);
         else return rt_usage("unexpected argument '%s' (text goes after --fill-mask, --detect-replaced or in -f FILE)", a);
@@ -159,7 +156,7 @@ static int parse_args(int argc, char **argv, EncOptions *o)
         return rt_usage("--token-types, --logits, --hidden and --replaced are for --tokens");
     if (o->tokens && !o->logits && !o->hidden && !o->replaced)
         return rt_usage("--tokens needs --logits FILE, --hidden FILE or --replaced FILE");
-    if (o->weights && kiln_model.weights) return rt_usage("--weights: this executable has its weights embedded");
+    if (o->common.weights && kiln_model.weights) return rt_usage("--weights: this executable has its weights embedded");
     return -1;
 }
 
@@ -503,7 +500,7 @@ int rt_encoder_main(int argc, char **argv)
     e.types = calloc(cells, sizeof *e.types);
     e.valid = calloc(cells, sizeof *e.valid);
     rc = e.tokens && e.types && e.valid ? 0 : rt_fail("out of memory for the model's inputs");
-    if (rc == 0) rc = rt_start(o.weights, o.verify_weights, o.stats, o.threads, &w, &e.arena);
+    if (rc == 0) rc = rt_start(o.common.weights, o.common.verify_weights, o.common.stats, o.common.threads, &w, &e.arena);
     e.weights = w.data;
     if (rc == 0) {
         rc = o.selftest ? mode_selftest(&e)
@@ -513,7 +510,7 @@ int rt_encoder_main(int argc, char **argv)
                         : mode_tokens(&o, &e);
         if (fflush(stdout) != 0 && rc == 0) rc = rt_fail("cannot write the output: %s", strerror(errno));
     }
-    if (rc == 0 && o.stats) {
+    if (rc == 0 && o.common.stats) {
         fprintf(stderr, "encode: %lld calls, %lld inputs in %.3f s (%.1f inputs/s)\n", (long long)e.calls,
                 (long long)e.rows, e.seconds, e.seconds > 0 ? (double)e.rows / e.seconds : 0.0);
         rt_threads_describe(stderr);

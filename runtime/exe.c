@@ -451,3 +451,23 @@ void rt_stop(RtWeights *w, void *arena)
     if (w->map) munmap(w->map, w->map_len);
     w->map = NULL;
 }
+
+int rt_common_option(int argc, char **argv, int *i, RtCommon *c, int *status)
+{
+    const char *a = argv[*i], *v;
+    int missing = 0;
+    *status = -1;
+    if (!strcmp(a, "--version")) {
+        rt_print_version();
+        *status = 0;
+        return 1;
+    }
+    if ((v = rt_opt_value(argc, argv, i, "--weights", &missing))) c->weights = v;
+    else if ((v = rt_opt_value(argc, argv, i, "-t", &missing))) {
+        if (rt_parse_int("-t", v, 1, RT_MAX_THREADS, &c->threads)) *status = 2;
+    } else if (!strcmp(a, "--stats")) c->stats = 1;
+    else if (!strcmp(a, "--verify-weights")) c->verify_weights = 1;
+    else if (missing) *status = rt_usage("%s needs a value", a);
+    else return 0;
+    return 1;
+}

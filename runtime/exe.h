@@ -58,6 +58,16 @@ typedef struct RtWeights {
 /* The embedded blob, or the side file (path_arg, or the executable's path + ".weights")
  * mapped read-only and checked. */
 int rt_weights_open(const char *path_arg, RtWeights *w);
+/* The options every kind of executable takes: --weights FILE, -t N, --stats,
+ * --verify-weights, --version. rt_common_option returns 1 when argv[*i] was one of them
+ * (*status -1: go on; 0: --version printed, exit 0; 2: a bad value, said), else 0. */
+typedef struct RtCommon {
+    const char *weights;
+    long long threads;
+    int stats, verify_weights;
+} RtCommon;
+int rt_common_option(int argc, char **argv, int *i, RtCommon *c, int *status);
+
 /* Start-up of every kind of executable: the weights (checked against their hash with
  * verify; said on stderr with stats), the arena, the thread pool (-t threads, 0: measured).
  * rt_fail's 1 on a problem; rt_stop undoes what was done either way. */

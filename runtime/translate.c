@@ -63,10 +63,11 @@ static const char help[] =
     "are empty lines. A translation stops at the end token or after N tokens.\n";
 
 typedef struct S2sOptions {
-    const char *text, *file, *src_tokens, *bleu, *weights;
-    long long beam, max_len, threads;
+    const char *text, *file, *src_tokens, *bleu;
+    long long beam, max_len;
     double alpha;
-    int show_ids, stats, verify_weights;
+    int show_ids;
+    RtCommon common;            /* --weights, -t, --stats, --verify-weights */
 } S2sOptions;
 
 typedef struct S2s {
@@ -151,14 +152,14 @@ static int parse_args(int argc, char **argv, S2sOptions *o)
                    (long long)kiln_model.max_positions, RT_MAX_THREADS, src_max);
             return 0;
         }
-        if (!strcmp(a, "--version")) {
-            rt_print_version();
-            return 0;
+        int status;
+        if (rt_common_option(argc, argv, &i, &o->common, &status)) {
+            if (status >= 0) return status;
+            continue;
         }
         if ((v = rt_opt_value(argc, argv, &i, "--translate", &missing))) o->text = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--src-tokens", &missing))) o->src_tokens = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--bleu", &missing))) o->bleu = v;
-        else if ((v = rt_opt_value(argc, argv, &i, "--weights", &missing))) o->weights = v;
         else if ((v = rt_opt_value(argc, argv, &i, "--beam", &missing))) {
             if (rt_parse_int("--beam", v, 1, rt_dim_max("batch"), &o->beam)) return 2;
         } else if ((v = rt_opt_value(argc, argv, &i, "--length-penalty", &missing))) {
@@ -166,11 +167,7 @@ static int parse_args(int argc, char **argv, S2sOptions *o)
         } else if ((v = rt_opt_value(argc, argv, &i, "-n", &missing))) {
             if (rt_parse_int("-n", v, 1, kiln_model.max_positions, &o->max_len)) return 2;
         } else if ((v = rt_opt_value(argc, argv, &i, "-f", &missing))) o->file = v;
-        else if ((v = rt_opt_value(argc, argv, &i, "-t", &missing))) {
-            if (rt_parse_int("-t", v, 1, RT_MAX_THREADS, &o->threads)) return 2;
-        } else if (!strcmp(a, "--show-ids")) o->show_ids = 1;
-        else if (!strcmp(a, "--stats")) o->stats = 1;
-        else if (!strcmp(a, "--verify-weights")) o->verify_weights = 1;
+        else if (!strcmp(a, "--show-ids")) o->show_ids = 1;
         else if (missing) return rt_usage("%s needs a value", a);
         else if (a[0] == '-') return rt_usage("unknown option '%s'", a);
         else return rt_usage("unexpected argument '%s' (text goes after --translate, or in -f FILE)", a);
@@ -178,7 +175,7 @@ static int parse_args(int argc, char **argv, S2sOptions *o)
     }
     if (!!o->text + !!o->file + !!o->src_tokens > 1) return rt_usage("give one of --translate, -f and --src-tokens");
     if (o->bleu && (o->text || o->src_tokens)) return rt_usage("--bleu scores the lines of -f FILE or standard input");
-    if (o->weights && kiln_model.weights) return rt_usage("--weights: this executable has its weights embedded");
+    if (o->common.weights && kiln_model.weights) return rt_usage("--weights: this executable has its weights embedded");
     return -1;
 }
 
@@ -335,7 +332,7 @@ int rt_seq2seq_main(int argc, char **argv)
     char *text = malloc(text_cap);
     rc = beam && s.ones && s.scratch && out && text ? 0 : rt_fail("out of memory for the search");
     for (int64_t i = 0; rc == 0 && i < s.max_batch * s.max_src; i++) s.ones[i] = 1;
-    if (rc == 0) rc = rt_start(o.weights, o.verify_weights, o.stats, o.threads, &w, &s.arena);
+    if (rc == 0) rc = rt_start(o.common.weights, o.common.verify_weights, o.common.stats, o.common.threads, &w, &s.arena);
     s.weights = w.data;
     if (rc == 0) {
         if (o.src_tokens) {
@@ -352,7 +349,7 @@ int rt_seq2seq_main(int argc, char **argv)
         }
         if (fflush(stdout) != 0 && rc == 0) rc = rt_fail("cannot write the output: %s", strerror(errno));
     }
-    if (rc == 0 && o.stats) {
+    if (rc == 0 && o.common.stats) {
         fprintf(stderr, "translate: %lld sentences, %lld decoder rows in %.3f s of model time (%.1f sentences/s)\n",
                 (long long)s.sentences, (long long)s.tokens, s.seconds,
                 s.seconds > 0 ? (double)s.sentences / s.seconds : 0.0);
