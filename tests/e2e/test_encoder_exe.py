@@ -24,6 +24,7 @@ a mode the model cannot serve, no mode or two: each a clear message and exit 1 (
 (command line).
 With --target aarch64-linux-gnu everything runs under qemu (skipped, 77, without it)."""
 import argparse
+import math
 import os
 import shutil
 import struct
@@ -191,6 +192,26 @@ for case in ('albert', 'electra', 'distilbert'):
             ref = list(struct.unpack('<%df' % (len(ce[name][2]) // 4), ce[name][2]))[b * cs * row:(b * cs + n) * row]
             ok, why = close(floats(f), ref) if rc == 0 else (False, err)
             check('%s input %d (%d tokens): %s matches PyTorch' % (case, b, n, name), ok, why)
+
+# ---- --detect-replaced: ELECTRA's discriminator with the 50-token vocabulary of tests/tokenizer ----
+exml = open(os.path.join(args.source, 'tests', 'ref', 'electra', 'model.xml')).read()
+wfile = os.path.abspath(os.path.join(args.source, 'tests', 'ref', 'electra', 'weights.safetensors'))
+vfile = os.path.abspath(os.path.join(args.source, 'tests', 'tokenizer', 'wordpiece_vocab50.txt'))
+exml = exml.replace('<weights file="weights.safetensors"/>', '<weights file="%s"/>\n  <tokenizer kind="wordpiece" '
+                    'file="%s"/>' % (wfile, vfile))
+open(os.path.join(tmp, 'electra.xml'), 'w').write(exml)
+electra = os.path.join(tmp, 'electra-words')
+rc, _, err = run([kiln, 'compile', os.path.join(tmp, 'electra.xml'), '-o', electra, '-q'] + target)
+check('compile tests/ref/electra with a WordPiece vocabulary', rc == 0, err)
+if rc == 0:
+    rc, out, err = run(runner + [electra, '--detect-replaced', 'hello world the'])
+    rows = [l.split() for l in out.splitlines()]
+    f = os.path.join(tmp, 'replaced.f32')
+    rc2, _, err2 = run(runner + [electra, '--tokens', '2,41,42,40,3', '--replaced', f])
+    want = [1 / (1 + math.exp(-x)) for x in floats(f)] if rc2 == 0 else []
+    ok = rc == 0 and len(rows) == 5 and [r[2] for r in rows] == ['[CLS]', 'hello', 'world', 'the', '[SEP]'] and \
+        all(abs(float(r[0]) - p) < 6e-5 and r[1] == ('replaced' if p > 0.5 else 'original') for r, p in zip(rows, want))
+    check('--detect-replaced: per token the sigmoid of replaced, and the verdict', ok, '%s %s %s' % (out, err, err2))
 
 # ---- --embed: batched and padded vs each line alone ----
 lines = [('hello world', [2, 41, 42, 3]),

@@ -28,7 +28,11 @@ parameter (read from its XML), never from kiln's output. Per family, with L = n_
               gelu(dense(hidden)), not of a sum: 1 + 2L of 2 + 2L. Attention L of L
               (DistilBERT scales q before q·kᵀ, ALBERT the scores).
   transformer the encoder-decoder (1 + 1 layers, no n_layer): encoder 2 norms, decoder 3,
-              attention 1 + 2 (encoder self, decoder self and cross).
+              attention 1 + 2 (encoder self, decoder self and cross). With n_enc and n_dec
+              (models/seq2seq-numbers, the KV-cache form): 2 n_enc + 3 n_dec norms of sums of
+              that plus 2 (each stack's final norm, as nn.Transformer, reads no sum);
+              attention n_enc + 2 n_dec — the decoder's self-attention over its KV cache and
+              its cross-attention over the keys and values encode stored.
 
 Beyond the counts, the fused IR (--emit=ir) is read: one `attention` node per layer; for the
 encoders (bert, albert, electra, distilbert) each reads the padding mask `valid`, and for
@@ -64,10 +68,11 @@ MODELS = [
     'tests/ref/electra/model.xml',
     'tests/ref/distilbert/model.xml',
     'tests/ref/encdec/model.xml',
+    'models/seq2seq-numbers/model.xml',
 ]
 
 
-def expected(family, L):
+def expected(family, L, params=None):
     """{fusion: (fused, candidates)} of a family with L layers (see the docstring)."""
     if family in ('gpt2', 'gpt3'):
         return {'attention': (L, L), 'add+layernorm': (2 * L + 1, 2 * L + 1)}
@@ -79,6 +84,9 @@ def expected(family, L):
         return {'attention': (L, L), 'add+layernorm': (1 + 2 * L, 1 + 2 * L)}
     if family in ('albert', 'distilbert'):
         return {'attention': (L, L), 'add+layernorm': (1 + 2 * L, 2 + 2 * L)}
+    if family == 'transformer' and params and 'n_enc' in params:    # + each stack's final norm, of no sum
+        e, d = int(params['n_enc']), int(params['n_dec'])
+        return {'attention': (e + 2 * d, e + 2 * d), 'add+layernorm': (2 * e + 3 * d, 2 * e + 3 * d + 2)}
     if family == 'transformer':
         return {'attention': (1 + 2, 1 + 2), 'add+layernorm': (2 + 3, 2 + 3)}
     return None
@@ -133,7 +141,7 @@ with tempfile.TemporaryDirectory() as tmp:
                   % (name, ', '.join(os.path.relpath(f, src) if f.startswith(os.path.abspath(src)) else f
                                      for f in missing)))
         L = int(params['n_layer']) if 'n_layer' in params else None
-        want = expected(family, L) if (L is not None or family == 'transformer') else None
+        want = expected(family, L, params) if (L is not None or family == 'transformer') else None
         if want is None:
             failures += 1
             verdict(False, name, 'family %r with n_layer %r: no expectation in this test' % (family, L))
