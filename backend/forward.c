@@ -141,6 +141,11 @@ int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
     x->kind = g == dec ? KILN_SEQ2SEQ : is_encoder(m, g) ? KILN_ENCODER : KILN_DECODER;
     x->encode = g == dec ? enc : NULL;
     if (check_io(m, g, d) || (x->encode && check_io(m, x->encode, d))) return -1;
+    if (x->kind == KILN_SEQ2SEQ && (!ir_module_sym(m, "past") || !ir_module_sym(m, "src"))) {
+        diag_error(d, g->loc, "graph 'decode' runs one position per call when translating: it needs the dims past "
+                   "(its KV caches) and src (the source); models/seq2seq-numbers/model.xml shows how");
+        return -1;
+    }
     const Node *tokens = graph_input(g, "tokens");
     if (!tokens || !seq || !dim_eq(tokens->shape.d[1], dim_sym(seq))) {
         diag_error(d, g->loc, "graph '%s' must take an input tokens i32[batch, seq] to become an executable", g->name);
