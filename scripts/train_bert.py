@@ -517,7 +517,7 @@ def main():
     ap.add_argument("--d-ff", type=int, default=512)
     ap.add_argument("--n-positions", type=int, default=64)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--weight-decay", type=float, default=0.01)
