@@ -5,7 +5,9 @@ Every option that `kiln CMD --help` prints, for every command `kiln --help` list
 appear in that command's part of docs/kiln.1 (`.SS kiln CMD`) and of docs/cli.md
 (`### kiln CMD`); every option a compiled executable's --help prints (the tiny model's),
 in THE PRODUCED EXECUTABLE / "## The produced executable", and an encoder's (the BERT test
-model's) in THE PRODUCED EXECUTABLE OF AN ENCODER / "## The produced executable of an encoder". An option is a word that starts
+model's) in THE PRODUCED EXECUTABLE OF AN ENCODER / "## The produced executable of an encoder",
+and an encoder-decoder's (models/seq2seq-numbers) in THE PRODUCED EXECUTABLE OF AN
+ENCODER-DECODER / "## The produced executable of an encoder-decoder". An option is a word that starts
 with - or -- outside any other word (`--top-k`, `-O3`, `--emit` of `--emit=KINDS`); it
 appears in the docs as the same whole word (roff's \\- read as -, font changes dropped), so
 `-p` is not satisfied by `--top-p`. A new command, or a new option in a --help, fails
@@ -127,6 +129,21 @@ with tempfile.TemporaryDirectory() as tmp:
     documented('the produced executable of an encoder', opts,
                section(man, '.SH "THE PRODUCED EXECUTABLE OF AN ENCODER"', r'\.SH '),
                section(md, '## The produced executable of an encoder', r'## '))
+
+# an encoder-decoder's executable --help (models/seq2seq-numbers)
+with tempfile.TemporaryDirectory() as tmp:
+    exe = os.path.join(tmp, 'numbers')
+    rc, out, err = run([kiln, 'compile', os.path.join(src, 'models', 'seq2seq-numbers', 'model.xml'), '-o', exe])
+    check('compile an encoder-decoder', rc == 0, err)
+    rc, out, err = run([exe, '--help'])
+    check('the encoder-decoder executable\'s --help', rc == 0 and out.strip(), err)
+    opts = options_of(out)
+    print('encoder-decoder executable: %s' % ' '.join(opts))
+    check('the encoder-decoder executable\'s --help lists --translate and --beam', {'--translate', '--beam'} <= set(opts),
+          opts)
+    documented('the produced executable of an encoder-decoder', opts,
+               section(man, '.SH "THE PRODUCED EXECUTABLE OF AN ENCODER-DECODER"', r'\.SH '),
+               section(md, '## The produced executable of an encoder-decoder', r'## '))
 
 # the extraction itself: the rules above, on known text
 check('option words: --emit of --emit=KINDS, -O3, not x86-64 nor row-major',
