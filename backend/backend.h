@@ -32,6 +32,7 @@ typedef struct BackendOptions {
     int capture;                /* 1: forward calls kiln_capture after every node (kiln diff;
                                    backend/capture.c); 0: no call is emitted */
     int debug_info;             /* -g: DWARF mapping kernels and forward's calls to model lines */
+    int is_static;              /* --static: link libc, libm and pthreads statically */
     /* Called as work advances (NULL: not called): phase is "weights" (done/total in bytes),
      * "kernels" (nodes lowered / nodes to lower), "optimize", "codegen" or "link"
      * (done 0 of total 1 as the phase starts). */

@@ -73,7 +73,7 @@ static int use_lld(const char *scratch, char *bdir, size_t cap)
     return 0;
 }
 
-int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs,
+int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs, int is_static,
                     const char *runtime_dir, const char *scratch, int verbose, Diag *d)
 {
     const char *driver, *arch;
@@ -107,6 +107,7 @@ int link_executable(const char *triple, const char *out, const char *const *inpu
     argv[n++] = archive;
     argv[n++] = "-lm";
     argv[n++] = "-lpthread";
+    if (is_static) argv[n++] = "-static";      /* libc, libm and pthreads inside: any Linux of the arch */
     char bdir[4096], bopt[4200];
     if (use_lld(scratch, bdir, sizeof bdir)) {
         snprintf(bopt, sizeof bopt, "-B%s", bdir);

@@ -29,6 +29,8 @@ static const char help[] =
     "  -O0 .. -O3         LLVM optimization level (default -O3)\n"
     "  --weights=MODE     embedded (default: one standalone file) or external (OUT.weights,\n"
     "                     mapped at start-up)\n"
+    "  --static           link the C library statically: the executable runs on any Linux\n"
+    "                     of its architecture, whatever its C library (a few MB larger)\n"
     "  -g                 debug information: perf, gdb and addr2line show the model file's\n"
     "                     line of each kernel and of each call in forward (docs/debugging.md)\n"
     "  --selftest         embed a short input (the tokenizer's encoding of a fixed sentence, or\n"
@@ -234,6 +236,7 @@ int cmd_compile(int argc, char **argv)
         else if (!strcmp(a, "--no-weights")) no_weights = 1;
         else if (!strcmp(a, "-v")) o.verbose = 1;
         else if (!strcmp(a, "-g")) o.debug_info = 1;
+        else if (!strcmp(a, "--static")) o.is_static = 1;
         else if (!strcmp(a, "--selftest")) selftest = 1;
         else if ((v = opt_value(argc, argv, &i, "--selftest-perturb"))) {
             if (opt_float("compile", "--selftest-perturb", v, -1e30, 1e30, &selftest_perturb)) return 2;
@@ -249,6 +252,8 @@ int cmd_compile(int argc, char **argv)
     unsigned first;
     int want_ir;
     if (parse_emit(emit, &o.emit, &want_ir, &first)) return 2;
+    if (o.is_static && !(o.emit & EMIT_EXE))
+        return usage_error("compile", "--static is about linking the executable: it needs --emit=exe");
     if (selftest && !(o.emit & EMIT_EXE))
         return usage_error("compile", "--selftest embeds its data in the executable: it needs --emit=exe");
     if (selftest_perturb != 0 && !selftest) return usage_error("compile", "--selftest-perturb needs --selftest");
