@@ -48,5 +48,12 @@ typedef struct BackendOptions {
 /* Compiles m (verified, weights bound) as options say. User errors (unknown target or CPU,
  * unwritable output, missing linker or runtime) go to d; returns 0 on success. */
 int backend_compile(Module *m, const BackendOptions *o, Diag *d);
+/* kiln compile --list-cpus: the CPU names --cpu accepts for triple (NULL: this machine's),
+ * with the kernels' vector instructions each implies (backend/target.c); -1 for a triple
+ * kiln does not target. */
+int backend_list_cpus(const char *triple, FILE *f);
+/* kiln compile --list-targets: each target with its linker and runtime archive, installed or
+ * missing (backend/link.c); runtime_dir NULL: the one kiln finds. */
+void backend_list_targets(const char *runtime_dir, FILE *f);
 
 #endif

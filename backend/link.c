@@ -139,3 +139,22 @@ int link_executable(const char *triple, const char *out, const char *const *inpu
     }
     return 0;
 }
+
+void backend_list_targets(const char *runtime_dir, FILE *f)
+{
+    static const char *const triples[] = { "x86_64-linux-gnu", "aarch64-linux-gnu" };
+    char found[4096];
+    const char *why = "from the options";
+    const char *dir = runtime_dir ? runtime_dir : runtime_dir_find(found, sizeof found, &why);
+    for (size_t i = 0; i < sizeof triples / sizeof triples[0]; i++) {
+        const char *driver, *arch;
+        int is_host;
+        target_tools(triples[i], &driver, &arch, &is_host);
+        char archive[4200];
+        snprintf(archive, sizeof archive, "%s/libkiln_rt-%s.a", dir, arch);
+        struct stat st;
+        int have_rt = stat(archive, &st) == 0, have_cc = on_path(driver);
+        fprintf(f, "%-20s %s; linker %s (%s); runtime %s (%s)\n", triples[i], is_host ? "this machine" : "cross",
+                driver, have_cc ? "installed" : "missing", archive, have_rt ? "found" : "missing");
+    }
+}

@@ -68,6 +68,44 @@ static const char *const aarch64_cpus[] = {
     "neoverse-v2", "apple-m1", "apple-m2", "ampere1", "a64fx", "thunderx2t99",
 };
 
+/* x86-64 CPUs below the table of x86_cpu_level's levels that kiln also accepts (SSE2 kernels). */
+static const char *const x86_older_cpus[] = { "generic", "nehalem", "westmere", "sandybridge", "ivybridge" };
+
+static int list_cpus(const char *triple, FILE *f);
+
+int backend_list_cpus(const char *triple_or_null, FILE *f)
+{
+    char *host = LLVMGetDefaultTargetTriple();
+    const char *triple = triple_or_null ? triple_or_null : host;
+    int rc = list_cpus(triple, f);
+    LLVMDisposeMessage(host);
+    return rc;
+}
+
+static int list_cpus(const char *triple, FILE *f)
+{
+    if (strncmp(triple, "aarch64", 7) == 0) {
+        fprintf(f, "CPUs for %s (kernels: NEON, 4 f32 lanes):\n", triple);
+        for (size_t i = 0; i < sizeof aarch64_cpus / sizeof aarch64_cpus[0]; i++) fprintf(f, "  %s\n", aarch64_cpus[i]);
+        return 0;
+    }
+    if (strncmp(triple, "x86_64", 6) != 0) return -1;
+    static const char *const x86_cpus[] = {
+        "x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-client", "icelake-server", "tigerlake",
+        "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5",
+        "x86-64-v3", "haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "znver1", "znver2",
+        "znver3",
+        "x86-64-v2", "x86-64",
+    };
+    static const char *const isa[] = { "", "SSE2, 4 f32 lanes", "", "AVX2 + FMA, 8 f32 lanes", "AVX-512, 16 f32 lanes" };
+    fprintf(f, "CPUs for %s (and native: this machine's, for host builds):\n", triple);
+    for (size_t i = 0; i < sizeof x86_cpus / sizeof x86_cpus[0]; i++)
+        fprintf(f, "  %-16s %s\n", x86_cpus[i], isa[x86_cpu_level(x86_cpus[i])]);
+    for (size_t i = 0; i < sizeof x86_older_cpus / sizeof x86_older_cpus[0]; i++)
+        fprintf(f, "  %-16s %s\n", x86_older_cpus[i], isa[1]);
+    return 0;
+}
+
 /* Whether cpu names a processor of the target (LLVM itself only warns and carries on). */
 static int known_cpu(const char *triple, const char *cpu)
 {
@@ -76,9 +114,10 @@ static int known_cpu(const char *triple, const char *cpu)
             if (!strcmp(cpu, aarch64_cpus[i])) return 1;
         return 0;
     }
-    return !strcmp(cpu, "generic") || x86_cpu_level(cpu) > 1 || !strcmp(cpu, "x86-64") || !strcmp(cpu, "x86-64-v2") ||
-           !strcmp(cpu, "nehalem") || !strcmp(cpu, "westmere") || !strcmp(cpu, "sandybridge") ||
-           !strcmp(cpu, "ivybridge");
+    if (x86_cpu_level(cpu) > 1 || !strcmp(cpu, "x86-64") || !strcmp(cpu, "x86-64-v2")) return 1;
+    for (size_t i = 0; i < sizeof x86_older_cpus / sizeof x86_older_cpus[0]; i++)
+        if (!strcmp(cpu, x86_older_cpus[i])) return 1;
+    return 0;
 }
 
 /* Feature string "a,b" + ",c" (either may be empty), in an owned buffer. */
@@ -127,8 +166,10 @@ int cg_init(Cg *cg, const Module *m, const BackendOptions *o, Diag *d)
     }
     if (!host_cpu && !known_cpu(triple, cpu)) {
         diag_error(d, loc_make(0, 0, 0), "unknown CPU '%s' for %s (for example: %s)", cpu, triple,
-                   strncmp(triple, "aarch64", 7) == 0 ? "generic, cortex-a72, neoverse-n1, apple-m1"
-                                                      : "x86-64, x86-64-v3, x86-64-v4, haswell, znver4");
+                   strncmp(triple, "aarch64", 7) == 0 ? "generic, cortex-a72, neoverse-n1, apple-m1; kiln compile "
+                                                        "--list-cpus --target aarch64-linux-gnu lists them"
+                                                      : "x86-64, x86-64-v3, x86-64-v4, haswell, znver4; kiln compile "
+                                                        "--list-cpus lists them");
         LLVMDisposeMessage(host);
         return -1;
     }

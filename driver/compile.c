@@ -23,6 +23,9 @@ static const char help[] =
     "  --cpu NAME         CPU to tune for: native (default for this machine), x86-64, x86-64-v3,\n"
     "                     x86-64-v4, znver4, neoverse-n1, ... (default elsewhere: the baseline)\n"
     "  --features LIST    extra target features, e.g. -avx512f\n"
+    "  --list-targets     the targets kiln compiles for, with their linker and runtime\n"
+    "  --list-cpus        the CPU names --cpu accepts for the target (--target, default this\n"
+    "                     machine's) and the vector instructions each gives the kernels\n"
     "  --no-weights       with --emit=ir only: read the model without opening its weight files\n"
     "                     (dtypes and shapes as the model declares them), to look at the\n"
     "                     passes' work before downloading the weights\n"
@@ -202,6 +205,7 @@ int cmd_compile(int argc, char **argv)
     int selftest = 0;                   /* --selftest */
     double selftest_perturb = 0;        /* hidden: --selftest-perturb=X (tests) */
     const char *report_to = NULL;       /* "-": standard error */
+    int list_cpus = 0, list_targets = 0;
     FusionReport report = { 0 };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -237,6 +241,8 @@ int cmd_compile(int argc, char **argv)
         else if (!strcmp(a, "-v")) o.verbose = 1;
         else if (!strcmp(a, "-g")) o.debug_info = 1;
         else if (!strcmp(a, "--static")) o.is_static = 1;
+        else if (!strcmp(a, "--list-cpus")) list_cpus = 1;
+        else if (!strcmp(a, "--list-targets")) list_targets = 1;
         else if (!strcmp(a, "--selftest")) selftest = 1;
         else if ((v = opt_value(argc, argv, &i, "--selftest-perturb"))) {
             if (opt_float("compile", "--selftest-perturb", v, -1e30, 1e30, &selftest_perturb)) return 2;
@@ -245,6 +251,12 @@ int cmd_compile(int argc, char **argv)
         else if (a[0] == '-' && a[1]) return usage_error("compile", "unknown or incomplete option '%s'", a);
         else if (path) return usage_error("compile", "one model at a time ('%s' and '%s')", path, a);
         else path = a;
+    }
+    if (list_targets || list_cpus) {
+        if (list_targets) backend_list_targets(o.runtime_dir, stdout);
+        if (list_cpus && backend_list_cpus(o.triple, stdout))
+            return usage_error("compile", "--target %s: kiln targets x86_64-linux-gnu and aarch64-linux-gnu", o.triple);
+        return 0;
     }
     if (!path) return usage_error("compile", "no model given");
     if (po.dot_after && !po.dot) return usage_error("compile", "--dot-after needs --dot=FILE");
