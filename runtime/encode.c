@@ -17,6 +17,7 @@
  * which keeps a line's first max-1 tokens and [SEP] and says so on stderr.
  * Everything is allocated before the first call; the arrays are (max_batch, max_seq). */
 #include "runtime/exe.h"
+#include "runtime/profile.h"
 #include "runtime/runtime.h"
 #include "runtime/selftest.h"
 #include "runtime/unicode_impl.h"
@@ -27,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char help[] =
@@ -171,14 +171,12 @@ static void enc_run(Enc *e, int64_t batch, int64_t seq, const void **outputs)
     in[e->in_tokens] = e->tokens;
     if (e->in_types >= 0) in[e->in_types] = e->types;
     if (e->in_valid >= 0) in[e->in_valid] = e->valid;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = rt_profile_now();
     if (e->calls++ == 0) rt_pool_wake();
     if (e->d_batch >= 0) e->dims[e->d_batch] = batch;
     e->dims[e->d_seq] = seq;
     kiln_model.run(e->arena, e->weights, in, e->dims, outputs);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    e->seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    e->seconds += rt_profile_now() - t0;
     e->rows += batch;
 }
 
@@ -204,28 +202,7 @@ static void enc_set_row(Enc *e, int64_t b, const int32_t *ids, int64_t n, const 
 static int64_t enc_tokenize(const RtTokenizer *tok, const char *text, size_t len, int64_t max, int truncate,
                             const char *where, int32_t **ids)
 {
-    size_t cap = rt_tok_prompt_cap(tok, len), err_at = 0;
-    *ids = cap < SIZE_MAX / 4 ? malloc(cap * sizeof **ids) : NULL;
-    if (!*ids) {
-        rt_fail("out of memory for the tokens of %s", where);
-        return -1;
-    }
-    long n = rt_tok_prompt(tok, text, len, *ids, cap, &err_at);
-    if (n == RT_TOK_EUTF8) {
-        rt_fail("%s is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where, err_at,
-                (unsigned char)text[err_at < len ? err_at : len - 1]);
-        return -1;
-    }
-    if (n < 0) {
-        rt_fail("%s cannot be tokenized: %s", where, rt_tok_strerror((int)n));
-        return -1;
-    }
-    for (long i = 0; i < n; i++)
-        if ((*ids)[i] < 0 || (*ids)[i] >= kiln_model.vocab) {
-            rt_fail("the tokenizer gave id %d for %s, beyond the model's vocabulary of %lld tokens", (*ids)[i], where,
-                    (long long)kiln_model.vocab);
-            return -1;
-        }
+    long n = rt_tokenize_text(tok, text, len, where, ids);
     if (n > max) {
         if (!truncate) {
             rt_fail("%s has %ld tokens with [CLS] and [SEP], more than the model's %lld positions", where, n,
@@ -369,26 +346,22 @@ static int mode_embed(const EncOptions *o, Enc *e, const RtTokenizer *tok)
     int rc = ids && n ? 0 : rt_fail("out of memory for --embed");
     int64_t line = 0, batch = 0, seq = 0;
     char where[64 + PATH_MAX];
-    for (size_t at = 0; rc == 0 && at < len;) {
-        size_t end = at;
-        while (end < len && text[end] != '\n') end++;
-        size_t stop = end > at && text[end - 1] == '\r' ? end - 1 : end;
+    const char *ln;
+    size_t ln_n, at = 0;
+    while (rc == 0 && rt_next_line(text, len, &at, &ln, &ln_n)) {
         line++;
         snprintf(where, sizeof where, "%s line %lld", name, (long long)line);
-        int blank = 1;
-        for (size_t i = at; i < stop && blank; i++) blank = text[i] == ' ' || text[i] == '\t';
-        if (blank) {
+        if (rt_blank_line(ln, ln_n)) {
             rc = rt_fail("%s is empty: --embed gives one vector per line of text", where);
             break;
         }
-        n[batch] = enc_tokenize(tok, text + at, stop - at, e->max_seq, 1, where, &ids[batch]);
+        n[batch] = enc_tokenize(tok, ln, ln_n, e->max_seq, 1, where, &ids[batch]);
         if (n[batch] < 0) {
             rc = 1;
             break;
         }
         seq = n[batch] > seq ? n[batch] : seq;
         batch++;
-        at = end + 1;
         if (batch == per_call || at >= len) {
             for (int64_t b = 0; b < batch; b++) enc_set_row(e, b, ids[b], n[b], tok);
             const void *out[KILN_MAX_IO];

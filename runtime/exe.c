@@ -471,3 +471,38 @@ int rt_common_option(int argc, char **argv, int *i, RtCommon *c, int *status)
     else return 0;
     return 1;
 }
+
+int rt_next_line(const char *text, size_t len, size_t *at, const char **line, size_t *n)
+{
+    if (*at >= len) return 0;
+    size_t end = *at;
+    while (end < len && text[end] != '\n') end++;
+    *line = text + *at;
+    *n = (end > *at && text[end - 1] == '\r' ? end - 1 : end) - *at;
+    *at = end + 1;
+    return 1;
+}
+
+int rt_blank_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t') return 0;
+    return 1;
+}
+
+long rt_tokenize_text(const RtTokenizer *tok, const char *text, size_t len, const char *where, int32_t **ids)
+{
+    size_t cap = rt_tok_prompt_cap(tok, len), err_at = 0;
+    *ids = cap < SIZE_MAX / 4 ? malloc(cap * sizeof **ids) : NULL;
+    if (!*ids) return rt_fail("out of memory for the tokens of %s", where), -1;
+    long n = rt_tok_prompt(tok, text, len, *ids, cap, &err_at);
+    if (n == RT_TOK_EUTF8)
+        return rt_fail("%s is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where, err_at,
+                       (unsigned char)text[err_at < len ? err_at : len - 1]), -1;
+    if (n < 0) return rt_fail("%s cannot be tokenized: %s (byte %zu)", where, rt_tok_strerror((int)n), err_at), -1;
+    for (long i = 0; i < n; i++)
+        if ((*ids)[i] < 0 || (*ids)[i] >= kiln_model.vocab)
+            return rt_fail("the tokenizer gave id %d for %s, beyond the model's vocabulary of %lld tokens", (*ids)[i],
+                           where, (long long)kiln_model.vocab), -1;
+    return n;
+}

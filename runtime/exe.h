@@ -98,6 +98,16 @@ void rt_print_version(void);
 int rt_encoder_main(int argc, char **argv);
 /* The executable of an encoder-decoder (runtime/translate.c). */
 int rt_seq2seq_main(int argc, char **argv);
+/* The next line of text[*at..len) into line, n (without its newline or a \r before it),
+ * advancing *at; 0 at the end. */
+int rt_next_line(const char *text, size_t len, size_t *at, const char **line, size_t *n);
+/* s[0..n) holds nothing but spaces and tabs. */
+int rt_blank_line(const char *s, size_t n);
+/* text (a line of input, a --fill-mask text, a source sentence; `where` names it in
+ * messages) through the tokenizer's rt_tok_prompt into *ids (malloc'd, freed by the caller
+ * even on an error), every id checked against the model's vocabulary. Returns the count, or
+ * -1 after saying why (invalid UTF-8 with its byte, a token error, an id out of range). */
+long rt_tokenize_text(const RtTokenizer *tok, const char *text, size_t len, const char *where, int32_t **ids);
 /* All of FILE ('-': standard input) in a NUL-terminated malloc'd buffer, or NULL (said). */
 char *rt_read_all(const char *path, size_t *len);
 

@@ -10,11 +10,12 @@
  * ones (one sentence per call: no padding). Translations are printed one line per source.
  * --bleu scores them against a file of references (runtime/bleu.h).
  *
- * Everything is allocated before the first sentence: the inputs at the dims' bounds, the
- * scratch of the widest state, the beam's memory. */
+ * The inputs at the dims' bounds, the scratch of the widest state and the beam's memory are
+ * allocated before the first sentence; a source's ids as it is read (rt_tokenize_text). */
 #include "runtime/beam.h"
 #include "runtime/bleu.h"
 #include "runtime/exe.h"
+#include "runtime/profile.h"
 #include "runtime/runtime.h"
 
 #include <errno.h>
@@ -22,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char help[] =
@@ -92,13 +92,6 @@ static void s2s_dims(S2s *s, int64_t batch, int64_t seq)
     s->dims[s->d_src] = s->src_len;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* decode of tokens[0..n) as rows 0..n-1 at position past; the logits (n, vocab) */
 static const float *decode_rows(S2s *s, const int32_t *tokens, int n)
 {
@@ -106,9 +99,9 @@ static const float *decode_rows(S2s *s, const int32_t *tokens, int n)
     in[s->dec_tokens] = tokens;
     if (s->dec_valid >= 0) in[s->dec_valid] = s->ones;
     s2s_dims(s, n, 1);
-    double t0 = now();
+    double t0 = rt_profile_now();
     kiln_model.run(s->arena, s->weights, in, s->dims, out);
-    s->seconds += now() - t0;
+    s->seconds += rt_profile_now() - t0;
     s->past++;
     s->tokens += n;
     return out[s->dec_logits];
@@ -132,10 +125,10 @@ static int translate_ids(S2s *s, RtBeam *beam, const int32_t *src, int64_t n, in
     s->src_len = n;
     s->past = 0;
     s2s_dims(s, 1, n);
-    double t0 = now();
+    double t0 = rt_profile_now();
     if (s->sentences++ == 0) rt_pool_wake();
     kiln_model.encode.run(s->arena, s->weights, in, s->dims, enc_out);
-    s->seconds += now() - t0;
+    s->seconds += rt_profile_now() - t0;
     const float *first = decode_rows(s, &bos, 1);
     RtBeamModel m = { s, (int)kiln_model.vocab, beam_step };
     return rt_beam_search(beam, &m, first, out, n_out, score);
@@ -208,18 +201,6 @@ static int translate_one(S2s *s, RtBeam *beam, const S2sOptions *o, const RtToke
     return ferror(stdout) ? rt_fail("cannot write the output: %s", strerror(errno)) : 0;
 }
 
-/* The next line of text[*at..len) (without its newline or a \r before it). */
-static int next_line(const char *text, size_t len, size_t *at, const char **line, size_t *n)
-{
-    if (*at >= len) return 0;
-    size_t end = *at;
-    while (end < len && text[end] != '\n') end++;
-    *line = text + *at;
-    *n = (end > *at && text[end - 1] == '\r' ? end - 1 : end) - *at;
-    *at = end + 1;
-    return 1;
-}
-
 static int run_lines(S2s *s, RtBeam *beam, const S2sOptions *o, const RtTokenizer *tok, int32_t *out, char *text_out,
                      size_t text_cap)
 {
@@ -236,42 +217,35 @@ static int run_lines(S2s *s, RtBeam *beam, const S2sOptions *o, const RtTokenize
         free(text);
         return 1;
     }
-    size_t cap = rt_tok_prompt_cap(tok, len), at = 0, ref_at = 0;
-    int32_t *ids = cap < SIZE_MAX / 4 ? malloc(cap * sizeof *ids) : NULL;
-    int rc = ids ? 0 : rt_fail("out of memory for the source's tokens");
+    size_t at = 0, ref_at = 0;
+    int32_t *ids = NULL;
+    int rc = 0;
     const char *line, *ref = NULL;
     size_t n, ref_n = 0;
     long long lineno = 0;
-    while (rc == 0 && (o->text ? lineno == 0 && ((line = src_text), (n = len), 1) : next_line(src_text, len, &at, &line, &n))) {
+    while (rc == 0 && (o->text ? lineno == 0 && ((line = src_text), (n = len), 1) : rt_next_line(src_text, len, &at, &line, &n))) {
         lineno++;
         char where[64 + PATH_MAX];
         if (o->text) snprintf(where, sizeof where, "the --translate text");
         else snprintf(where, sizeof where, "%s line %lld", name, lineno);
-        if (refs && !next_line(refs, ref_len, &ref_at, &ref, &ref_n)) {
+        if (refs && !rt_next_line(refs, ref_len, &ref_at, &ref, &ref_n)) {
             rc = rt_fail("--bleu: %s has fewer lines than the sources (no reference for %s)", o->bleu, where);
             break;
         }
-        int blank = 1;
-        for (size_t i = 0; i < n && blank; i++) blank = line[i] == ' ' || line[i] == '\t';
-        if (blank) {
+        if (rt_blank_line(line, n)) {
             rc = rt_fail("%s is empty: there is nothing to translate", where);
             break;
         }
-        size_t err_at = 0;
-        long k = rt_tok_prompt(tok, line, n, ids, cap, &err_at);
-        if (k == RT_TOK_EUTF8) rc = rt_fail("%s is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where,
-                                            err_at, (unsigned char)line[err_at < n ? err_at : n - 1]);
-        else if (k < 0) rc = rt_fail("%s cannot be tokenized: %s (byte %zu)", where, rt_tok_strerror((int)k), err_at);
+        free(ids);
+        long k = rt_tokenize_text(tok, line, n, where, &ids);
+        if (k < 0) rc = 1;
         else if (k > s->max_src)
             rc = rt_fail("%s has %ld tokens with its end token, more than the model's %lld source positions", where, k,
                          (long long)s->max_src);
-        for (long i = 0; rc == 0 && i < k; i++)
-            if (ids[i] >= kiln_model.vocab)
-                rc = rt_fail("the tokenizer gave id %d for %s, beyond the model's vocabulary", ids[i], where);
         if (rc == 0) rc = translate_one(s, beam, o, tok, ids, k, out, text_out, text_cap, refs ? &bleu : NULL, ref, ref_n);
     }
     if (rc == 0 && lineno == 0) rc = rt_fail("%s has no lines to translate", name);
-    if (rc == 0 && refs && next_line(refs, ref_len, &ref_at, &ref, &ref_n))
+    if (rc == 0 && refs && rt_next_line(refs, ref_len, &ref_at, &ref, &ref_n))
         rc = rt_fail("--bleu: %s has more lines than the %lld sources", o->bleu, lineno);
     if (rc == 0 && refs) {
         RtBleuScore b;
