@@ -101,6 +101,20 @@ static int check_io(const Module *m, const Graph *g, Diag *d)
     return 0;
 }
 
+/* The values an i32 input may hold: the fewest rows among the tables it indexes (gather),
+ * or 0 when it indexes none. */
+static int64_t table_rows(const Graph *g, const Node *input)
+{
+    int64_t rows = 0;
+    for (int j = 0; j < g->n_nodes; j++) {
+        const Node *u = g->nodes[j];
+        if (u->op == OP_GATHER && u->in[1] == input && dim_is_const(u->in[0]->shape.d[0]) &&
+            (rows == 0 || u->in[0]->shape.d[0].k < rows))
+            rows = u->in[0]->shape.d[0].k;
+    }
+    return rows;
+}
+
 static const Node *graph_input(const Graph *g, const char *name)
 {
     for (int i = 0; i < g->n_inputs; i++)
@@ -185,12 +199,7 @@ int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
                    g->name);
         return -1;
     }
-    /* without logits, the ids a tokens input may hold: the rows of the table it gathers */
-    for (int i = 0; !x->vocab && i < g->n_nodes; i++) {
-        const Node *n = g->nodes[i];
-        if (n->op == OP_GATHER && n->in[1] == tokens && dim_is_const(n->in[0]->shape.d[0]))
-            x->vocab = n->in[0]->shape.d[0].k;
-    }
+    if (!x->vocab) x->vocab = table_rows(g, tokens);  /* without logits: the ids tokens may hold */
     if (x->vocab < 1) {
         diag_error(d, g->loc, "graph '%s': without a logits output, the input tokens must index a table (gather) "
                    "for the executable to know the vocabulary", g->name);
@@ -527,6 +536,17 @@ static LLVMValueRef blob_symbol(Cg *cg, const char *name)
     return g;
 }
 
+/* A private constant global `sym`: the array rows[0..n) of type ty. */
+static LLVMValueRef const_table(Cg *cg, LLVMTypeRef ty, LLVMValueRef *rows, int n, const char *sym)
+{
+    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
+    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), sym);
+    LLVMSetInitializer(t, init);
+    LLVMSetGlobalConstant(t, 1);
+    LLVMSetLinkage(t, LLVMPrivateLinkage);
+    return t;
+}
+
 /* kiln_model.sites: { name, op } per kernel call site of g, in the order forward calls them. */
 static LLVMValueRef sites_table(Cg *cg, const Graph *g, int64_t *n_sites)
 {
@@ -540,12 +560,8 @@ static LLVMValueRef sites_table(Cg *cg, const Graph *g, int64_t *n_sites)
         LLVMValueRef v[2] = { cstring(cg, node->name, "kiln.site"), cstring(cg, op_name(node->op), "kiln.op") };
         rows[n++] = LLVMConstStructInContext(cg->ctx, v, 2, 0);
     }
-    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
+    LLVMValueRef t = const_table(cg, ty, rows, n, "kiln.sites");
     free(rows);
-    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "kiln.sites");
-    LLVMSetInitializer(t, init);
-    LLVMSetGlobalConstant(t, 1);
-    LLVMSetLinkage(t, LLVMPrivateLinkage);
     *n_sites = n;
     return t;
 }
@@ -555,12 +571,8 @@ static LLVMValueRef selftest_tokens(Cg *cg, const ModelFacts *f)
 {
     LLVMValueRef *v = xcalloc((size_t)f->selftest_n, sizeof *v);
     for (int64_t i = 0; i < f->selftest_n; i++) v[i] = LLVMConstInt(cg->t_i32, (uint64_t)(uint32_t)f->selftest_tokens[i], 0);
-    LLVMValueRef init = LLVMConstArray2(cg->t_i32, v, (uint64_t)f->selftest_n);
+    LLVMValueRef t = const_table(cg, cg->t_i32, v, (int)f->selftest_n, "kiln.selftest_tokens");
     free(v);
-    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), "kiln.selftest_tokens");
-    LLVMSetInitializer(t, init);
-    LLVMSetGlobalConstant(t, 1);
-    LLVMSetLinkage(t, LLVMPrivateLinkage);
     return t;
 }
 
@@ -577,25 +589,15 @@ static LLVMValueRef io_table(Cg *cg, const Graph *g, const Node *const *nodes, c
         LLVMValueRef d[KILN_MAX_RANK];
         for (int k = 0; k < KILN_MAX_RANK; k++)
             d[k] = LLVMConstInt(cg->t_i64, (uint64_t)(k < v->shape.rank ? io_dim(v->shape.d[k]) : 0), 1);
-        int64_t limit = 0;      /* an input's bound: the rows of a table it indexes */
-        for (int j = 0; v->op == OP_INPUT && j < g->n_nodes; j++) {
-            const Node *u = g->nodes[j];
-            if (u->op == OP_GATHER && u->in[1] == v && dim_is_const(u->in[0]->shape.d[0]) &&
-                (limit == 0 || u->in[0]->shape.d[0].k < limit))
-                limit = u->in[0]->shape.d[0].k;
-        }
+        int64_t limit = v->op == OP_INPUT ? table_rows(g, v) : 0;     /* an input's bound */
         LLVMValueRef f[5] = { cstring(cg, names[i], "kiln.io"),
                               LLVMConstInt(cg->t_i32, v->dtype == DT_I32 ? KILN_I32 : KILN_F32, 0),
                               LLVMConstInt(cg->t_i32, (uint64_t)v->shape.rank, 0),
                               LLVMConstArray2(cg->t_i64, d, KILN_MAX_RANK), LLVMConstInt(cg->t_i64, (uint64_t)limit, 0) };
         rows[i] = LLVMConstStructInContext(cg->ctx, f, 5, 0);
     }
-    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
+    LLVMValueRef t = const_table(cg, ty, rows, n, sym);
     free(rows);
-    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), sym);
-    LLVMSetInitializer(t, init);
-    LLVMSetGlobalConstant(t, 1);
-    LLVMSetLinkage(t, LLVMPrivateLinkage);
     return t;
 }
 
@@ -613,16 +615,6 @@ static void io_tables(Cg *cg, const Graph *g, const char *what, LLVMValueRef t[2
     t[1] = io_table(cg, g, nodes + g->n_inputs, names + g->n_inputs, g->n_outputs, sym);
     free(nodes);
     free(names);
-}
-
-static LLVMValueRef const_table(Cg *cg, LLVMTypeRef ty, LLVMValueRef *rows, int n, const char *sym)
-{
-    LLVMValueRef init = LLVMConstArray2(ty, rows, (uint64_t)n);
-    LLVMValueRef t = LLVMAddGlobal(cg->mod, LLVMTypeOf(init), sym);
-    LLVMSetInitializer(t, init);
-    LLVMSetGlobalConstant(t, 1);
-    LLVMSetLinkage(t, LLVMPrivateLinkage);
-    return t;
 }
 
 /* kiln_model.dims: { name, max } per symbol, in the module's order (run's dims[]). */
