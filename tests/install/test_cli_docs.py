@@ -103,47 +103,27 @@ for cmd in commands:
     documented('kiln ' + cmd, opts,
                section(man, '.SS kiln ' + cmd, r'\.S[SH] '), section(md, '### kiln ' + cmd, r'##'))
 
-# a produced executable's --help
-with tempfile.TemporaryDirectory() as tmp:
-    exe = os.path.join(tmp, 'tiny')
-    rc, out, err = run([kiln, 'compile', os.path.join(src, 'models', 'tiny', 'model.xml'), '-o', exe])
-    check('compile the tiny model', rc == 0, err)
-    rc, out, err = run([exe, '--help'])
-    check('the executable\'s --help', rc == 0 and out.strip(), err)
-    opts = options_of(out)
-    print('executable: %s' % ' '.join(opts))
-    check('the executable\'s --help lists -p, -n and --temperature', {'-p', '-n', '--temperature'} <= set(opts), opts)
-    documented('the produced executable', opts,
-               section(man, '.SH "THE PRODUCED EXECUTABLE"', r'\.SH '), section(md, '## The produced executable', r'## '))
-
-# an encoder's executable --help (the BERT test model with a WordPiece vocabulary)
-with tempfile.TemporaryDirectory() as tmp:
-    exe = os.path.join(tmp, 'bert')
-    rc, out, err = run([kiln, 'compile', os.path.join(src, 'tests', 'tokenizer', 'bert_wordpiece.xml'), '-o', exe])
-    check('compile an encoder', rc == 0, err)
-    rc, out, err = run([exe, '--help'])
-    check('the encoder executable\'s --help', rc == 0 and out.strip(), err)
-    opts = options_of(out)
-    print('encoder executable: %s' % ' '.join(opts))
-    check('the encoder executable\'s --help lists --fill-mask and --embed', {'--fill-mask', '--embed'} <= set(opts), opts)
-    documented('the produced executable of an encoder', opts,
-               section(man, '.SH "THE PRODUCED EXECUTABLE OF AN ENCODER"', r'\.SH '),
-               section(md, '## The produced executable of an encoder', r'## '))
-
-# an encoder-decoder's executable --help (models/seq2seq-numbers)
-with tempfile.TemporaryDirectory() as tmp:
-    exe = os.path.join(tmp, 'numbers')
-    rc, out, err = run([kiln, 'compile', os.path.join(src, 'models', 'seq2seq-numbers', 'model.xml'), '-o', exe])
-    check('compile an encoder-decoder', rc == 0, err)
-    rc, out, err = run([exe, '--help'])
-    check('the encoder-decoder executable\'s --help', rc == 0 and out.strip(), err)
-    opts = options_of(out)
-    print('encoder-decoder executable: %s' % ' '.join(opts))
-    check('the encoder-decoder executable\'s --help lists --translate and --beam', {'--translate', '--beam'} <= set(opts),
-          opts)
-    documented('the produced executable of an encoder-decoder', opts,
-               section(man, '.SH "THE PRODUCED EXECUTABLE OF AN ENCODER-DECODER"', r'\.SH '),
-               section(md, '## The produced executable of an encoder-decoder', r'## '))
+# each kind of produced executable's --help: (what, model, options its --help must list,
+# the part of docs/kiln.1, the part of docs/cli.md)
+EXECUTABLES = [
+    ('the produced executable', 'models/tiny/model.xml', {'-p', '-n', '--temperature'},
+     'THE PRODUCED EXECUTABLE', 'The produced executable'),
+    ('the produced executable of an encoder', 'tests/tokenizer/bert_wordpiece.xml', {'--fill-mask', '--embed'},
+     'THE PRODUCED EXECUTABLE OF AN ENCODER', 'The produced executable of an encoder'),
+    ('the produced executable of an encoder-decoder', 'models/seq2seq-numbers/model.xml', {'--translate', '--beam'},
+     'THE PRODUCED EXECUTABLE OF AN ENCODER-DECODER', 'The produced executable of an encoder-decoder'),
+]
+for what, model, must, man_part, md_part in EXECUTABLES:
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, 'exe')
+        rc, out, err = run([kiln, 'compile', os.path.join(src, model), '-o', exe])
+        check('compile %s for %s' % (model, what), rc == 0, err)
+        rc, out, err = run([exe, '--help'])
+        check('%s: --help' % what, rc == 0 and out.strip(), err)
+        opts = options_of(out)
+        print('%s: %s' % (what, ' '.join(opts)))
+        check('%s: --help lists %s' % (what, ', '.join(sorted(must))), must <= set(opts), opts)
+        documented(what, opts, section(man, '.SH "%s"' % man_part, r'\.SH '), section(md, '## ' + md_part, r'## '))
 
 # the extraction itself: the rules above, on known text
 check('option words: --emit of --emit=KINDS, -O3, not x86-64 nor row-major',
