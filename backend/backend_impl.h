@@ -41,7 +41,9 @@ typedef struct Cg {
     LLVMBuilderRef b;
     LLVMTargetMachineRef tm;
     LLVMTargetDataRef td;
-    int vw;                     /* f32 lanes of the widest vector: 16 (AVX-512), 8 (AVX2), 4 (SSE, NEON) */
+    int vw;                     /* f32 lanes of the widest vector: 16 (AVX-512, SVE 512), 8 (AVX2, SVE 256), 4 (SSE, NEON) */
+    int sve_bits;               /* the SVE vector bits the kernels assume (fixed-length SVE), 0: none */
+    uint32_t cpu_needs;         /* KILN_CPU_* (runtime/model.h): what the executable checks at start */
     int has_fma;                /* the target has fused multiply-add (fmuladd becomes one instruction) */
     LLVMTypeRef t_void, t_f32, t_f64, t_i1, t_i32, t_i64, t_ptr, t_vf;   /* t_vf = <vw x float> */
     LLVMTypeRef t_kernel;       /* the kernel function type above */

@@ -9,7 +9,10 @@
  * read back and a comment line naming the kernel's node (kernel_site_describe) is put
  * before each kernel's label, found by the symbol the backend gave it. The LLVM IR gets
  * the same text as !kiln.node metadata on each kernel, added after the object and the
- * assembly are written, so it changes neither. */
+ * assembly are written, so it changes neither.
+ *
+ * Fixed-length SVE (aarch64 CPUs with SVE wider than NEON) is a function attribute added
+ * here, before optimization, to every function (mark_sve). */
 #include "backend/codegen_impl.h"
 
 #include <llvm-c/Analysis.h>
@@ -18,9 +21,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Fixed-length SVE (target.c): every function with a body gets vscale_range(bits/128, 16),
+ * "SVE vectors are at least this long", so LLVM may lower the kernels' <vw x float> to SVE
+ * instructions predicated to vw lanes. The attribute packs min << 32 | max. */
+static void mark_sve(Cg *cg)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName("vscale_range", 12);
+    uint64_t min = (uint64_t)cg->sve_bits / 128, max = 16;
+    LLVMAttributeRef range = LLVMCreateEnumAttribute(cg->ctx, kind, min << 32 | max);
+    for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f))
+        if (LLVMCountBasicBlocks(f)) LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, range);
+}
+
 int cg_optimize(Cg *cg, int opt_level, Diag *d)
 {
     char *msg = NULL;
+    if (cg->sve_bits) mark_sve(cg);
     if (LLVMVerifyModule(cg->mod, LLVMReturnStatusAction, &msg))
         kiln_internal(__FILE__, __LINE__, "the generated LLVM module does not verify:\n%s", msg);
     LLVMDisposeMessage(msg);

@@ -671,7 +671,7 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_pro
     };
     LLVMTypeRef fields[] = { u32, u32, p, p, p, p, i64, i64, i64, i64, i64, i64, i64, p, p, i64, p, i64,
                              p, i64, p, u32, u32, i64, p, p,
-                             u32, u32, p, u32, u32, p, p, gty, u32, p, i64 };
+                             u32, u32, p, u32, u32, p, p, gty, u32, p, i64, u32, u32 };
     int64_t n_sites;
     LLVMValueRef sites = sites_table(cg, g, &n_sites);
     int st = f->selftest_n > 0;
@@ -715,6 +715,8 @@ void cg_emit_model_record(Cg *cg, LLVMValueRef forward, LLVMValueRef forward_pro
         LLVMConstInt(u32, (uint64_t)cg->m->n_states, 0),
         states_table(cg, plan),
         LLVMConstInt(i64, (uint64_t)f->bos_id, 1),
+        LLVMConstInt(u32, cg->cpu_needs, 0),
+        LLVMConstInt(u32, (uint64_t)cg->sve_bits, 0),
     };
     LLVMValueRef init = LLVMConstNamedStruct(ty, vals, sizeof vals / sizeof vals[0]);
     LLVMValueRef rec = LLVMAddGlobal(cg->mod, ty, "kiln_model");

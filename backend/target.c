@@ -4,12 +4,19 @@
  * target is the host, otherwise to the target's baseline (x86-64, generic), so artifacts
  * meant to move never fault on an older machine (TOOLCHAIN.md, trap 6). The vector width
  * the kernels use comes from the features the target machine really has: 16 f32 lanes with
- * AVX-512F, 8 with AVX/AVX2, 4 otherwise (SSE2, NEON). Code is position independent because
- * Debian links PIE by default. */
+ * AVX-512F, 8 with AVX/AVX2, 4 otherwise (SSE2, NEON); on aarch64 CPUs whose SVE vectors are
+ * wider than NEON's (a64fx 512 bits, neoverse-v1 256), the vector's own width, and every
+ * function says so with vscale_range (cg_optimize) so LLVM lowers those fixed-length vectors
+ * to SVE instructions (predicated to that length: still right on longer SVE vectors).
+ * What the kernels then need of a processor (cpu_needs, runtime/model.h) is recorded in the
+ * executable, which checks it before running. Code is position independent because Debian
+ * links PIE by default. */
 #include "backend_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "runtime/model.h"
 
 static int llvm_ready;
 
@@ -61,12 +68,21 @@ static int x86_cpu_level(const char *cpu)
     return 1;
 }
 
-/* AArch64 CPUs kiln accepts by name (all have NEON; the kernels use 4 f32 lanes). */
+/* AArch64 CPUs kiln accepts by name (all have NEON: 4 f32 lanes; see aarch64_sve_bits). */
 static const char *const aarch64_cpus[] = {
     "generic", "cortex-a53", "cortex-a55", "cortex-a57", "cortex-a72", "cortex-a73", "cortex-a75", "cortex-a76",
     "cortex-a77", "cortex-a78", "cortex-a710", "cortex-x1", "cortex-x2", "neoverse-n1", "neoverse-n2", "neoverse-v1",
     "neoverse-v2", "apple-m1", "apple-m2", "ampere1", "a64fx", "thunderx2t99",
 };
+
+/* The SVE vector bits of the AArch64 CPUs whose SVE is wider than NEON, 0 for the others:
+ * SVE is an implementation's choice of width, which LLVM does not record, so this is the
+ * hardware's documented width. CPUs with 128-bit SVE (neoverse-n2, neoverse-v2,
+ * cortex-a710, cortex-x2) keep NEON, which is as wide. */
+static int aarch64_sve_bits(const char *cpu)
+{
+    return !strcmp(cpu, "a64fx") ? 512 : !strcmp(cpu, "neoverse-v1") ? 256 : 0;
+}
 
 /* x86-64 CPUs below the table of x86_cpu_level's levels that kiln also accepts (SSE2 kernels). */
 static const char *const x86_older_cpus[] = { "generic", "nehalem", "westmere", "sandybridge", "ivybridge" };
@@ -85,8 +101,12 @@ int backend_list_cpus(const char *triple_or_null, FILE *f)
 static int list_cpus(const char *triple, FILE *f)
 {
     if (strncmp(triple, "aarch64", 7) == 0) {
-        fprintf(f, "CPUs for %s (kernels: NEON, 4 f32 lanes):\n", triple);
-        for (size_t i = 0; i < sizeof aarch64_cpus / sizeof aarch64_cpus[0]; i++) fprintf(f, "  %s\n", aarch64_cpus[i]);
+        fprintf(f, "CPUs for %s:\n", triple);
+        for (size_t i = 0; i < sizeof aarch64_cpus / sizeof aarch64_cpus[0]; i++) {
+            int bits = aarch64_sve_bits(aarch64_cpus[i]);
+            if (bits) fprintf(f, "  %-16s SVE %d-bit, %d f32 lanes\n", aarch64_cpus[i], bits, bits / 32);
+            else fprintf(f, "  %-16s NEON, 4 f32 lanes\n", aarch64_cpus[i]);
+        }
         return 0;
     }
     if (strncmp(triple, "x86_64", 6) != 0) return -1;
@@ -118,6 +138,26 @@ static int known_cpu(const char *triple, const char *cpu)
     for (size_t i = 0; i < sizeof x86_older_cpus / sizeof x86_older_cpus[0]; i++)
         if (!strcmp(cpu, x86_older_cpus[i])) return 1;
     return 0;
+}
+
+/* What code for an x86-64 CPU of vector level `level` (x86_cpu_level, after --features)
+ * needs of the processor, as psABI groups: from the host's features for native builds,
+ * else from the CPU's name (x86-64-v2 and the Core generations before Haswell reach v2, and
+ * Sandy/Ivy Bridge add AVX). */
+static uint32_t x86_needs(const char *cpu, const char *host_features, int level)
+{
+    uint32_t needs = 0;
+    if (host_features) {
+        if (has_feature(host_features, "sse4.2") && has_feature(host_features, "popcnt")) needs |= KILN_CPU_X86_V2;
+        if (has_feature(host_features, "avx")) needs |= KILN_CPU_X86_AVX;
+    } else {
+        static const char *const v2[] = { "x86-64-v2", "nehalem", "westmere", "sandybridge", "ivybridge" };
+        for (size_t i = 0; i < sizeof v2 / sizeof v2[0]; i++)
+            if (!strcmp(cpu, v2[i])) needs |= KILN_CPU_X86_V2 | (i >= 3 ? KILN_CPU_X86_AVX : 0);
+    }
+    if (level >= 3) needs |= KILN_CPU_X86_V2 | KILN_CPU_X86_AVX | KILN_CPU_X86_V3;
+    if (level >= 4) needs |= KILN_CPU_X86_V4;
+    return needs;
 }
 
 /* Feature string "a,b" + ",c" (either may be empty), in an owned buffer. */
@@ -204,9 +244,13 @@ int cg_init(Cg *cg, const Module *m, const BackendOptions *o, Diag *d)
         if (has_feature_sign(o->features, '-', "fma")) fma = 0;
         cg->vw = level >= 4 ? 16 : level == 3 ? 8 : 4;
         cg->has_fma = fma;
+        cg->cpu_needs = x86_needs(cpu, host_features, level);
     } else {
-        cg->vw = 4;             /* NEON: every AArch64 CPU has it, with fused multiply-add */
+        /* NEON: every AArch64 CPU has it, with fused multiply-add; SVE when it is wider */
+        cg->sve_bits = has_feature_sign(o->features, '-', "sve") ? 0 : aarch64_sve_bits(cpu);
+        cg->vw = cg->sve_bits ? cg->sve_bits / 32 : 4;
         cg->has_fma = 1;
+        cg->cpu_needs = cg->sve_bits ? KILN_CPU_SVE : 0;
     }
 
     cg->ctx = given ? given : LLVMContextCreate();

@@ -427,7 +427,8 @@ int rt_start(const char *weights_path, int verify, int stats, long long threads,
 {
     const KilnModel *m = &kiln_model;
     *arena = NULL;
-    int rc = rt_weights_open(weights_path, w);
+    int rc = rt_cpu_check();
+    if (rc == 0) rc = rt_weights_open(weights_path, w);
     if (rc == 0 && verify) {
         uint64_t h = rt_weights_hash(w->data, m->weights_bytes);
         if (h != m->weights_hash)

@@ -39,6 +39,10 @@ extern RtPoolInfo rt_pool_info;
 int rt_threads_start(long long given);
 void rt_threads_describe(FILE *f);
 
+/* runtime/cpu.c: this processor has what kiln_model.cpu_needs names, else rt_fail's 1 with
+ * the CPU the executable was compiled for and an older one to use. */
+int rt_cpu_check(void);
+
 /* kiln_model is consistent and of this runtime's ABI, else rt_fail's 1. */
 int rt_check_model(void);
 /* The place of the input or output of that name in kiln_model's tables, or -1. */

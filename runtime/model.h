@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define KILN_ABI_VERSION 5u
+#define KILN_ABI_VERSION 6u
 
 /* A generated kernel: y, x0..x3, syms, aux as backend/backend_impl.h says, and the share
  * part (0 <= part < parts) of the output it computes. */
@@ -101,6 +101,17 @@ typedef struct KilnGraph {
     const KilnTensor *outputs;          /* (n_outputs) */
 } KilnGraph;
 
+/* ABI 6: what the kernels need of the processor (kiln_model.cpu_needs), checked by the
+ * executable before anything runs (runtime/cpu.c). On x86-64 the groups are the psABI
+ * levels the named CPU reaches, on aarch64 SVE with vectors of at least sve_bits. */
+enum {
+    KILN_CPU_X86_V2 = 1u << 0,      /* SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CMPXCHG16B */
+    KILN_CPU_X86_AVX = 1u << 1,     /* AVX, with the OS saving ymm registers */
+    KILN_CPU_X86_V3 = 1u << 2,      /* AVX2, BMI1, BMI2, F16C, FMA, LZCNT, MOVBE */
+    KILN_CPU_X86_V4 = 1u << 3,      /* AVX-512 F, BW, CD, DQ, VL, with the OS saving zmm */
+    KILN_CPU_SVE = 1u << 8,         /* SVE, vectors of at least sve_bits */
+};
+
 /* A state (KV cache, encoder memory) in the arena, with its shape at the bounds: beam search
  * reorders its rows (batch axis 0) without running the model. */
 typedef struct KilnState {
@@ -159,6 +170,9 @@ typedef struct KilnModel {
     int32_t n_states;
     const KilnState *states;            /* (n_states) */
     int64_t bos_id;                     /* the model's start token (param `bos`), -1 if none */
+    /* ABI 6 */
+    uint32_t cpu_needs;                 /* KILN_CPU_* groups the kernels use */
+    int32_t sve_bits;                   /* with KILN_CPU_SVE: the vector bits they assume at least */
 } KilnModel;
 
 extern const KilnModel kiln_model;

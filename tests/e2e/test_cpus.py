@@ -4,12 +4,19 @@ emulation of exactly that CPU.
 
 For each (target, --cpu, qemu CPU): x86-64-v2 under `qemu-x86_64 -cpu Nehalem` (SSE4.2, no
 AVX), x86-64-v3 under `-cpu Haswell` (AVX2 + FMA), aarch64 cortex-a72 (Raspberry Pi 4) and
-neoverse-n1 (Graviton2) under `qemu-aarch64 -cpu` of the same name. On each: models/tiny
-compiled with --selftest passes it (its logits within the printed tolerance of the reference
-interpreter's), greedy text equals the host build's, and models/bert-tiny's --selftest passes
-too (an encoder). The control: the x86-64-v3 executable under -cpu Nehalem must die of an
-illegal instruction — the emulation does refuse what the CPU lacks, so a pass above means the
-kernels used only that CPU's instructions. Skipped (77) without qemu or the cross compiler."""
+neoverse-n1 (Graviton2) under `qemu-aarch64 -cpu` of the same name, and the two SVE CPUs:
+a64fx (512-bit SVE) under `-cpu a64fx`, neoverse-v1 (Graviton3, 256-bit SVE) under `-cpu
+max` with 256-bit vectors. On each: models/tiny compiled with --selftest passes it (its
+logits within the printed tolerance of the reference interpreter's), greedy text equals the
+host build's, and models/bert-tiny's --selftest passes too (an encoder). The SVE builds'
+assembly must have SVE multiply-adds (fmla on z registers).
+
+The controls: an executable on a processor without what its CPU has is refused before any
+kernel runs, with a message naming what is missing and exit status 1 — the x86-64-v3 build
+under -cpu Nehalem (no AVX2), the neoverse-v1 build under -cpu neoverse-n1 (no SVE) and
+under 128-bit SVE vectors. (Without that check, the x86-64-v3 build died of SIGILL there:
+the emulation refuses what the CPU lacks, so a pass above means the kernels used only that
+CPU's instructions.) Skipped (77) without qemu or the cross compiler."""
 import os
 import shutil
 import subprocess
@@ -48,6 +55,8 @@ cases = [
     ('x86_64-linux-gnu', 'x86-64-v3', ['qemu-x86_64', '-cpu', 'Haswell']),
     ('aarch64-linux-gnu', 'cortex-a72', ['qemu-aarch64', '-cpu', 'cortex-a72'] + SYSROOT),
     ('aarch64-linux-gnu', 'neoverse-n1', ['qemu-aarch64', '-cpu', 'neoverse-n1'] + SYSROOT),
+    ('aarch64-linux-gnu', 'a64fx', ['qemu-aarch64', '-cpu', 'a64fx'] + SYSROOT),
+    ('aarch64-linux-gnu', 'neoverse-v1', ['qemu-aarch64', '-cpu', 'max,sve-default-vector-length=32'] + SYSROOT),
 ]
 for target, cpu, qemu in cases:
     for name, model in (('tiny', tiny), ('bert-tiny', bert)):
@@ -62,9 +71,22 @@ for target, cpu, qemu in cases:
         if name == 'tiny':
             rc, out, err = run(qemu + [exe] + ARGS)
             check('tiny --cpu %s: the host\'s greedy text' % cpu, rc == 0 and out == want and want, out + err)
-rc, out, err = run(['qemu-x86_64', '-cpu', 'Nehalem', os.path.join(tmp, 'tiny-x86-64-v3'), '--selftest'])
-check('control: the x86-64-v3 build dies on -cpu Nehalem (no AVX2)', rc != 0 and 'selftest: ok' not in out,
-      'rc %d' % rc)
+for cpu in ('a64fx', 'neoverse-v1'):
+    asm = os.path.join(tmp, 'tiny-%s.s' % cpu)
+    rc, _, err = run([kiln, 'compile', tiny, '-o', asm, '--emit=asm', '--target', 'aarch64-linux-gnu', '--cpu', cpu])
+    text = open(asm).read() if rc == 0 else ''
+    sve = sum(1 for l in text.splitlines() if l.split()[:1] == ['fmla'] and 'z' in l.split()[1])
+    check('--cpu %s: the kernels multiply-add on SVE z registers' % cpu, sve >= 10, 'rc %d, %d SVE fmla %s' % (rc, sve, err))
+controls = [
+    ('x86-64-v3', ['qemu-x86_64', '-cpu', 'Nehalem'], 'needs AVX2'),
+    ('neoverse-v1', ['qemu-aarch64', '-cpu', 'neoverse-n1'] + SYSROOT, 'needs SVE,'),
+    ('neoverse-v1', ['qemu-aarch64', '-cpu', 'max,sve-default-vector-length=16'] + SYSROOT,
+     'needs SVE vectors of at least 256 bits; this processor\'s are 128 bits'),
+]
+for cpu, qemu, says in controls:
+    rc, out, err = run(qemu + [os.path.join(tmp, 'tiny-' + cpu), '--selftest'])
+    check('control: the --cpu %s build under %s is refused (%s)' % (cpu, ' '.join(qemu[:3]), says),
+          rc == 1 and says in err and '--cpu ' + cpu in err and not out, 'rc %d %s' % (rc, out + err))
 shutil.rmtree(tmp)
 print('%d checks failed' % len(failures) if failures else 'all checks passed')
 sys.exit(1 if failures else 0)
