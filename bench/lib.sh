@@ -10,6 +10,8 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 # A 128-token prompt (GPT-2 tokenizer) for prefill, a short one for decode.
 PROMPT128="It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, it was the season of Darkness, it was the spring of hope, it was the winter of despair, we had everything before us, we had nothing before us, we were all going direct to Heaven, we were all going direct the other way - in short, the period was so far like the present period, that some of its noisiest authorities insisted on its being received"
 PROMPT_DECODE="Hello, my name is"
+# About 512 tokens (the 128 four times; the joins may merge a token or two): the report gives the count.
+PROMPT512="$PROMPT128 $PROMPT128 $PROMPT128 $PROMPT128"
 
 # bench_model DIR: the GPT-2 124M model with random weights (bench/gen_gpt2.c), imported,
 # with the GPT-2 tokenizer from ../shared when present (HAVE_TOK=1).

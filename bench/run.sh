@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/run.sh — GPT-2 124M: compile time, correctness against PyTorch, and speed, each speed
 # reported as a ratio against peers measured in the same run (the machine's read bandwidth
-# and FMA peak, OpenBLAS). Not part of the test suite. See bench/README.md.
+# and FMA peak, OpenBLAS, PyTorch eager). Not part of the test suite. See bench/README.md.
 #
 #   bench/run.sh                 the whole benchmark; appends a dated section to bench/RESULTS.md
 #   REPEATS=9 bench/run.sh       more rounds per speed figure (default 5; medians are reported)
@@ -74,6 +74,16 @@ fi
 if [ -z "$BLAS_NOTE" ]; then
     rm -f "$B/blas"
     say "OpenBLAS not found: its figures are skipped. To include them: sudo apt-get install libopenblas-dev"
+fi
+
+# PyTorch eager (bench/torch_gpt2.py): Debian's python3-torch, else skipped with the hint.
+TORCH_PY=/usr/bin/python3
+TORCH_VERSION=""
+if "$TORCH_PY" -c 'import torch, numpy' 2>/dev/null; then
+    HAVE_TORCH=1
+else
+    HAVE_TORCH=0
+    say "PyTorch not found: its figures are skipped. To include them: sudo apt-get install python3-torch python3-numpy"
 fi
 
 # ---- 2. the model --------------------------------------------------------------------------
@@ -149,7 +159,7 @@ kiln_run() { # threads n prompt
     "$M/gpt2" -t "$1" -n "$2" -p "$3" --temperature 0 --stats 2>&1 >/dev/null | tee -a "$B/kiln.log" |
         awk '/^prompt:/ { pn=$2; pt=$7; sub(/\(/, "", pt) } /^generated:/ { gn=$2; gt=$7; sub(/\(/, "", gt) } END { print pt, gt, pn, gn }'
 }
-declare -A PFS DCS PF DC PFR DCR NOTE
+declare -A PFS DCS PF DC PFR DCR NOTE PF5S PF5 PF5R TPFS TPF5S TDCS TPF TPF5 TDC
 if [ -x "$B/blas" ]; then say "OpenBLAS: $BLAS_NOTE; OPENBLAS_CORETYPE unset, 1 thread"; fi
 if [ "$HAVE_TOK" = 1 ]; then
     say "-- speed: $REPEATS rounds; kiln prefill = 128-token prompt, -n 1; decode = \"$PROMPT_DECODE\", -n 128, greedy"
@@ -167,10 +177,22 @@ for r in $(seq "$REPEATS"); do
         for t in $THREADS; do
             read -r ptps _ pn _ < <(kiln_run "$t" 1 "$PROMPT128") || die "kiln prefill run"
             [ "$pn" = 128 ] || die "the prefill prompt has $pn tokens, not 128 (tokenizer changed?)"
+            read -r ptps5 _ PN512 _ < <(kiln_run "$t" 1 "$PROMPT512") || die "kiln prefill run"
             read -r _ gtps _ gn < <(kiln_run "$t" 128 "$PROMPT_DECODE") || die "kiln decode run"
             [ "$gn" = 128 ] || NOTE[$t]="decode stopped after $gn tokens in some runs"
-            PFS[$t]="${PFS[$t]:-} $ptps"; DCS[$t]="${DCS[$t]:-} $gtps"
-            line="$line; kiln t=$t prefill $ptps, decode $gtps tok/s"
+            PFS[$t]="${PFS[$t]:-} $ptps"; PF5S[$t]="${PF5S[$t]:-} $ptps5"; DCS[$t]="${DCS[$t]:-} $gtps"
+            line="$line; kiln t=$t prefill $ptps, pp$PN512 $ptps5, decode $gtps tok/s"
+        done
+    fi
+    if [ "$HAVE_TORCH" = 1 ]; then
+        for t in $THREADS; do
+            out=$(env -u OPENBLAS_CORETYPE "$TORCH_PY" bench/torch_gpt2.py "$M" "$t" "128,${PN512:-512}" 128 2>>"$B/torch.log") ||
+                die "bench/torch_gpt2.py (its log: $B/torch.log)"
+            echo "$out" >>"$B/torch.log"
+            read -r tpf tpf5 tdc < <(awk '{ print $7, $11, $15 }' <<<"$out")
+            TORCH_VERSION=$(awk '{ print $2 }' <<<"$out")
+            TPFS[$t]="${TPFS[$t]:-} $tpf"; TPF5S[$t]="${TPF5S[$t]:-} $tpf5"; TDCS[$t]="${TDCS[$t]:-} $tdc"
+            line="$line; PyTorch t=$t prefill $tpf, pp${PN512:-512} $tpf5, decode $tdc tok/s"
         done
     fi
     if [ -x "$B/blas" ]; then
@@ -185,7 +207,13 @@ for t in $THREADS; do
     [ -n "${PFS[$t]:-}" ] || continue
     PF[$t]=$(tr ' ' '\n' <<<"${PFS[$t]}" | grep . | median); PFR[$t]=$(tr ' ' '\n' <<<"${PFS[$t]}" | grep . | minmax)
     DC[$t]=$(tr ' ' '\n' <<<"${DCS[$t]}" | grep . | median); DCR[$t]=$(tr ' ' '\n' <<<"${DCS[$t]}" | grep . | minmax)
+    PF5[$t]=$(tr ' ' '\n' <<<"${PF5S[$t]}" | grep . | median); PF5R[$t]=$(tr ' ' '\n' <<<"${PF5S[$t]}" | grep . | minmax)
     NOTE[$t]=${NOTE[$t]:-}
+done
+for t in $THREADS; do
+    [ -n "${TPFS[$t]:-}" ] || continue
+    TPF[$t]=$(tr ' ' '\n' <<<"${TPFS[$t]}" | grep . | median); TPF5[$t]=$(tr ' ' '\n' <<<"${TPF5S[$t]}" | grep . | median)
+    TDC[$t]=$(tr ' ' '\n' <<<"${TDCS[$t]}" | grep . | median)
 done
 BW1=$(sort -g "$B/fig-bw1" | tail -1); BW1MED=$(median <"$B/fig-bw1"); BW1R=$(minmax <"$B/fig-bw1")
 BW1_4K=$(median <"$B/fig-bw1_4k")
@@ -238,6 +266,7 @@ if [ "$HAVE_TOK" = 1 ]; then
         if [ "$t" = 1 ] && [ -n "$BLAS_DECODE" ]; then
             rep "| | | OpenBLAS sgemv, the 49 products of a token: $BLAS_DECODE | $(ratio "${DC[$t]}" "$BLAS_DECODE") |"
         fi
+        [ -n "${TDC[$t]:-}" ] && rep "| | | PyTorch $TORCH_VERSION eager (bench/torch_gpt2.py), t=$t: ${TDC[$t]} | $(ratio "${DC[$t]}" "${TDC[$t]}") |"
         [ "$t" = 1 ] && rep "| | | *BASELINE* llama.cpp 44.7 (not measured now) | $(ratio "${DC[$t]}" 44.7) |"
     done
     for t in $THREADS; do
@@ -251,6 +280,10 @@ if [ "$HAVE_TOK" = 1 ]; then
             [ -n "$BLAS_PREFILL" ] && rep "| | | OpenBLAS sgemm, the 48 products of a 128-token prompt + head: $BLAS_PREFILL | $(ratio "${PF[$t]}" "$BLAS_PREFILL") |"
             rep "| | | *BASELINE* llama.cpp 511 (not measured now) | $(ratio "${PF[$t]}" 511) |"
         fi
+        [ -n "${TPF[$t]:-}" ] && rep "| | | PyTorch $TORCH_VERSION eager, t=$t: ${TPF[$t]} | $(ratio "${PF[$t]}" "${TPF[$t]}") |"
+    done
+    for t in $THREADS; do
+        rep "| prefill pp$PN512, t=$t, tok/s | ${PF5[$t]} [${PF5R[$t]}] | PyTorch $TORCH_VERSION eager, t=$t: ${TPF5[$t]:-not measured} | $(ratio "${PF5[$t]}" "${TPF5[$t]:-}") |"
     done
 else
     rep "| speed | skipped: no GPT-2 tokenizer in ../shared/models/gpt2-tokenizer | | |"
