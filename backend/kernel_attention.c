@@ -439,6 +439,13 @@ static void attend_rows(K *k, Blk *bk, const Att *a, LLVMValueRef r0, LLVMValueR
 void kern_attention(K *k)
 {
     const Node *n = k->n;
+    /* Heads narrower than the vector (stories260K: D = 8 on AVX-512's 16 lanes) would do
+     * every q·k product in the scalar tail: such a kernel uses vectors of the widest power
+     * of two lanes within D (at least 4) instead, for all its loops. */
+    int vw = k->vw;
+    Dim hd = n->in[0]->shape.d[3];
+    if (dim_is_const(hd))
+        while (k->vw > 4 && k->vw > hd.k) k->vw /= 2;
     LLVMValueRef qd[4], kd[4], vd[4];
     kl_shape(k, &n->in[0]->shape, qd);             /* (B, H, S, D) */
     kl_shape(k, &n->in[1]->shape, kd);             /* (B, KH, T, D) */
@@ -470,4 +477,5 @@ void kern_attention(K *k)
     LLVMValueRef r0 = kl_mul(k, blk, kl_i64(k, ATT_ROWS));
     attend_rows(k, &bk, &a, r0, kl_smin(k, kl_add(k, r0, kl_i64(k, ATT_ROWS)), nrows));
     kl_next(k, &ul, NULL);
+    k->vw = vw;
 }
