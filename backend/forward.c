@@ -210,10 +210,13 @@ int cg_forward_graph(const Module *m, Diag *d, ExeGraph *x)
 
 static LLVMValueRef i64c(Cg *cg, uint64_t v) { return LLVMConstInt(cg->t_i64, v, 0); }
 
-/* A node's work: factor * the product of d[0..n). */
+/* A node's work: factor * the product of d[0..n). With causal set (causal attention's
+ * flops: d = B, H, S, T, ...), the S·T pairs of queries and keys are only the visible ones,
+ * S·T - S(S-1)/2: query i of S sees T - S + 1 + i keys. */
 typedef struct Cost {
     int64_t factor;
     int n;
+    int causal;
     Dim d[2 * IR_MAX_RANK + 2];
 } Cost;
 
@@ -230,6 +233,7 @@ static void node_cost(const Node *n, Cost *c)
     const Shape *y = &n->shape;
     c->factor = 1;
     c->n = 0;
+    c->causal = 0;
     switch (n->op) {
     case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR: {    /* M·N·K, times the batch; 2 products gated */
         const Shape *a = &n->in[0]->shape;
@@ -277,7 +281,8 @@ static void node_cost(const Node *n, Cost *c)
 
 /* A node's floating-point operations, for --profile: factor * the product of d[0..n).
  * A multiply-add counts 2: matmul and linear 2·M·N·K (4 gated: two products), attention
- * 2·B·H·S·T·(D + DV) (q·k and p·v; the softmax not counted). Elementwise and normalizing
+ * 2·B·H·S·T·(D + DV) (q·k and p·v; the softmax not counted), S·T only the visible pairs
+ * when causal without a window (a window's are counted all). Elementwise and normalizing
  * kernels count about one per arithmetic step per element (layernorm 8, rmsnorm 4, softmax
  * 4, add 1, gelu 8, ...: a libm call counts as one); copies, caches, gathers, masks and
  * positions count 0. Approximate for everything but matmuls and attention, which dominate. */
@@ -285,8 +290,12 @@ static void node_flops(const Node *n, Cost *c)
 {
     node_cost(n, c);
     switch (n->op) {
-    case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR: case OP_ATTENTION:
+    case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR:
         c->factor *= 2;
+        return;
+    case OP_ATTENTION:
+        c->factor *= 2;
+        c->causal = ir_attr_int(n, A_causal, 0) && ir_attr_int(n, A_window, 0) == 0;
         return;
     case OP_POOL: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_SCALE: case OP_RELU: case OP_TANH:
         c->factor = 1;
@@ -317,7 +326,14 @@ static LLVMValueRef dim_value(Cg *cg, Dim d, LLVMValueRef const *symv)
 static LLVMValueRef cost_value(Cg *cg, const Cost *c, LLVMValueRef const *symv)
 {
     LLVMValueRef w = i64c(cg, (uint64_t)c->factor);
-    for (int i = 0; i < c->n; i++) w = LLVMBuildMul(cg->b, w, dim_value(cg, c->d[i], symv), "");
+    for (int i = 0; i < c->n; i++)
+        if (!c->causal || (i != 2 && i != 3)) w = LLVMBuildMul(cg->b, w, dim_value(cg, c->d[i], symv), "");
+    if (c->causal) {            /* S·T - S(S-1)/2 */
+        LLVMValueRef S = dim_value(cg, c->d[2], symv), T = dim_value(cg, c->d[3], symv);
+        LLVMValueRef tri = LLVMBuildLShr(cg->b, LLVMBuildMul(cg->b, S, LLVMBuildSub(cg->b, S, i64c(cg, 1), ""), ""),
+                                         i64c(cg, 1), "");
+        w = LLVMBuildMul(cg->b, w, LLVMBuildSub(cg->b, LLVMBuildMul(cg->b, S, T, ""), tri, ""), "");
+    }
     return w;
 }
 

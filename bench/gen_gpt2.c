@@ -9,10 +9,8 @@
  * Hugging Face's GPT2Model without the `transformer.` prefix; the head is tied to wte (no
  * lm_head.weight); matrices use the Conv1D layout [in, out].
  *
- * Values are deterministic on every machine and compiler: each tensor has its own splitmix64
- * stream seeded from its name, and a value is an Irwin–Hall approximation of a normal (the sum
- * of four 16-bit uniforms, done in integers, then scaled in double and rounded once to float),
- * so no libm function (whose last bit may differ between C libraries) is involved. Matrices
+ * Values are deterministic on every machine and compiler (bench/rand.h: a splitmix64 stream
+ * per tensor, seeded from its name, Irwin–Hall normals rounded once to float). Matrices
  * have std 0.02, wpe 0.01; LayerNorm weights are 1 + 0.1·N, biases 0.02·N (N ≈ standard
  * normal). No dependency beyond the C library: `cc -O2 -o gen_gpt2 gen_gpt2.c`. */
 #include <errno.h>
@@ -21,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "rand.h"
 
 enum { N_LAYER = 12, N_EMBD = 768, N_POS = 1024, VOCAB = 50257, N_INNER = 4 * N_EMBD };
 
@@ -48,31 +48,6 @@ static void add(const char *name, int64_t d0, int64_t d1, double mean, double st
     t->begin = data_bytes;
     data_bytes += (uint64_t)d0 * (uint64_t)(d1 ? d1 : 1) * 4;
     t->end = data_bytes;
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
-    return h;
-}
-
-/* Approximately standard normal: four 16-bit uniforms summed (Irwin–Hall, n = 4), centred,
- * scaled to unit variance. Var of one U(0,1) is 1/12, of the sum 1/3: multiply by sqrt(3). */
-static double normal(uint64_t *s)
-{
-    uint64_t r = splitmix64(s);
-    uint32_t sum = (uint32_t)(r & 0xFFFF) + (uint32_t)(r >> 16 & 0xFFFF) + (uint32_t)(r >> 32 & 0xFFFF) +
-                   (uint32_t)(r >> 48);
-    return ((double)sum + 2.0) / 65536.0 * 1.7320508075688772 - 2.0 * 1.7320508075688772;
 }
 
 static int die(const char *what, const char *path)

@@ -205,7 +205,8 @@ typedef struct Event {
     int64_t site;           /* -1: a forward call (phase names it) */
     const char *phase;
     double t0, t1;
-    int64_t seq;
+    int64_t seq;            /* a forward call's positions */
+    int64_t flops, bytes;   /* a kernel call's, as counted for the table */
 } Event;
 
 static struct {
@@ -221,7 +222,7 @@ static struct {
     int out_of_memory;      /* the trace lost events */
 } prof;
 
-static void add_event(int64_t site, const char *phase, double t0, double t1, int64_t seq)
+static void add_event(int64_t site, const char *phase, double t0, double t1, int64_t seq, int64_t flops, int64_t bytes)
 {
     if (prof.n_events == prof.cap_events) {
         size_t cap = prof.cap_events ? 2 * prof.cap_events : 4096;
@@ -233,7 +234,7 @@ static void add_event(int64_t site, const char *phase, double t0, double t1, int
         prof.events = e;
         prof.cap_events = cap;
     }
-    prof.events[prof.n_events++] = (Event){ site, phase, t0, t1, seq };
+    prof.events[prof.n_events++] = (Event){ site, phase, t0, t1, seq, flops, bytes };
 }
 
 int rt_profile_start(const KilnModel *m, const RtPeaks *p, int trace)
@@ -262,7 +263,7 @@ void kiln_profile_exit(int64_t site, int64_t flops, int64_t bytes)
     s->seconds += t - prof.t_enter;
     s->flops += (double)flops;
     s->bytes += (double)bytes;
-    if (prof.trace) add_event(site, NULL, prof.t_enter, t, 0);
+    if (prof.trace) add_event(site, NULL, prof.t_enter, t, 0, flops, bytes);
 }
 
 void rt_profile_forward(const char *phase, double t0, double t1, int64_t seq)
@@ -271,7 +272,7 @@ void rt_profile_forward(const char *phase, double t0, double t1, int64_t seq)
     prof.prefill_calls += !strcmp(phase, "prefill");
     prof.positions += seq;
     prof.forward_seconds += t1 - t0;
-    if (prof.trace) add_event(-1, phase, t0, t1, seq);
+    if (prof.trace) add_event(-1, phase, t0, t1, seq, 0, 0);
 }
 
 /* ---- report ------------------------------------------------------------------------------- */
@@ -352,7 +353,8 @@ int rt_profile_write_trace(FILE *f)
         if (e->site >= 0) {
             fputs(",\"cat\":\"kernel\",\"args\":{\"op\":", f);
             put_json_string(f, m->sites[e->site].op);
-            fprintf(f, ",\"site\":%lld}", (long long)e->site);
+            fprintf(f, ",\"site\":%lld,\"flops\":%lld,\"bytes\":%lld}", (long long)e->site, (long long)e->flops,
+                    (long long)e->bytes);
         } else {
             fprintf(f, ",\"cat\":\"forward\",\"args\":{\"seq\":%lld}", (long long)e->seq);
         }

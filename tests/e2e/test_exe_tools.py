@@ -181,6 +181,23 @@ try:
     check('trace: complete events', all(e['ph'] == 'X' and e['dur'] >= 0 and e['ts'] >= 0 and e['pid'] == 1 and
                                         'tid' in e for e in events))
     check('trace: kernel names are the rows', set(e['name'] for e in kernels) == set(rows))
+    # attention's flops (models/tiny: 4 heads of 24, causal): 2·H·(D + DV) per visible pair of
+    # query and key, S·T - S(S-1)/2 of them for S new positions after `past` (T = past + S)
+    calls, pending = [], []
+    for e in events:
+        if e.get('cat') == 'kernel':
+            pending.append(e)
+        elif e.get('cat') == 'forward':
+            calls.append((e['args']['seq'], pending))
+            pending = []
+    want, got, past = [], [], 0
+    for seq, ks in calls:
+        T = past + seq
+        want += [2 * 4 * (24 + 24) * (seq * T - seq * (seq - 1) // 2)] * 4
+        got += [k['args']['flops'] for k in ks if k['args']['op'] == 'attention']
+        past = T
+    check('trace: each attention call counts the visible pairs of its causal mask', got == want and len(calls) > 2,
+          'got %s, want %s' % (got[:8], want[:8]))
 except (ValueError, KeyError, OSError) as ex:
     check('trace parses as JSON', False, str(ex))
 
