@@ -32,6 +32,7 @@
  * in the same field order as the C declaration, which gives the C layout on both targets. */
 #include "backend_impl.h"
 #include "backend/codegen_impl.h"
+#include "backend/kernel_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +229,7 @@ static void cost_dims(Cost *c, const Shape *s, int from, int to)
 /* Units: one multiply-add of a matmul or attention (~0.1 ns when decode streams weights),
  * one element copied or added; libm functions called lane by lane (exp, tanh, erfc, sin,
  * cos) count tens of units per element. */
-static void node_cost(const Node *n, Cost *c)
+static void node_cost(const Cg *cg, const Node *n, Cost *c)
 {
     const Shape *y = &n->shape;
     c->factor = 1;
@@ -257,7 +258,11 @@ static void node_cost(const Node *n, Cost *c)
     case OP_POOL:                           /* reads all of x */
         cost_dims(c, &n->in[0]->shape, 0, n->in[0]->shape.rank);
         return;
-    case OP_CACHE:                          /* writes x, copies the prefix */
+    case OP_CACHE:                          /* writes x, copies the prefix (a view: writes x) */
+        if (cg_kv_view(cg, n)) {
+            cost_dims(c, &n->in[0]->shape, 0, n->in[0]->shape.rank);
+            return;
+        }
         cost_dims(c, y, 0, y->rank);
         c->factor = 2;
         return;
@@ -286,9 +291,9 @@ static void node_cost(const Node *n, Cost *c)
  * kernels count about one per arithmetic step per element (layernorm 8, rmsnorm 4, softmax
  * 4, add 1, gelu 8, ...: a libm call counts as one); copies, caches, gathers, masks and
  * positions count 0. Approximate for everything but matmuls and attention, which dominate. */
-static void node_flops(const Node *n, Cost *c)
+static void node_flops(const Cg *cg, const Node *n, Cost *c)
 {
-    node_cost(n, c);
+    node_cost(cg, n, c);
     switch (n->op) {
     case OP_MATMUL: case OP_LINEAR: case OP_GATED_LINEAR:
         c->factor *= 2;
@@ -351,6 +356,8 @@ static LLVMValueRef numel_value(Cg *cg, const Shape *s, LLVMValueRef const *symv
  * bound of what moves; small models run from the caches, above the DRAM peak. */
 static LLVMValueRef node_bytes(Cg *cg, const Node *n, LLVMValueRef const *symv)
 {
+    if (cg_kv_view(cg, n))          /* x read and written into the state */
+        return LLVMBuildMul(cg->b, numel_value(cg, &n->in[0]->shape, symv), i64c(cg, 8), "");
     LLVMValueRef v = numel_value(cg, &n->shape, symv);
     for (int j = 0; j < n->n_in; j++) {
         /* a gather reads the table's rows it copies, y's size, not the whole table */
@@ -382,6 +389,37 @@ static LLVMValueRef alias_ptr(Cg *cg, const Node *n, LLVMValueRef src, LLVMValue
         for (int i = 0; i < n->shape.rank; i++) bytes = LLVMBuildMul(cg->b, bytes, dim_value(cg, n->shape.d[i], symv), "");
     }
     return LLVMBuildGEP2(cg->b, LLVMInt8TypeInContext(cg->ctx), src, &bytes, 1, n->name);
+}
+
+int64_t cg_kv_view(const Cg *cg, const Node *n)
+{
+    return cg->kv_view && n->op == OP_CACHE ? cg->kv_view[n->id] : 0;
+}
+
+/* cg_kv_view's table for g: a cache of rank 4 along axis 2, (batch, heads, time, dim) with
+ * heads and dim the state's, that is no output of g and is read only as the keys or values
+ * of attention (not in capture builds: kiln diff reads every value contiguous). */
+static int64_t *kv_views(Cg *cg, const Graph *g)
+{
+    int64_t *view = xcalloc((size_t)g->n_nodes + 1, sizeof *view);
+    if (cg->capture) return view;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op != OP_CACHE || n->shape.rank != 4) continue;
+        int64_t axis = ir_attr_int(n, A_axis, 0);
+        const State *st = &cg->m->states[n->ref];
+        if ((axis != 2 && axis != -2) || st->shape.rank != 4 || !dim_is_const(n->shape.d[1]) ||
+            !dim_is_const(n->shape.d[3]) || !dim_eq(n->shape.d[1], st->shape.d[1]) || !dim_eq(n->shape.d[3], st->shape.d[3]))
+            continue;
+        view[i] = kl_dim_max(cg->m, st->shape.d[2]);
+    }
+    for (int j = 0; j < g->n_outputs; j++) view[g->outputs[j].node->id] = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        for (int j = 0; j < n->n_in; j++)
+            if (!(n->op == OP_ATTENTION && (j == 1 || j == 2))) view[n->in[j]->id] = 0;
+    }
+    return view;
 }
 
 int cg_is_call_site(const Node *n)
@@ -449,6 +487,8 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     int64_t site = 0;
     LLVMValueRef null = LLVMConstNull(cg->t_ptr);
     LLVMValueRef *ptr = xcalloc((size_t)g->n_nodes + 1, sizeof *ptr);
+    int64_t *views = kv_views(cg, g);
+    cg->kv_view = views;
     for (int i = 0; i < g->n_nodes; i++) {
         /* kiln diff: the node before is complete here, whichever way it was lowered */
         if (cg->capture && i > 0) cg_emit_capture(cg, g->nodes[i - 1], ptr[i - 1], symv);
@@ -482,7 +522,7 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         if (profiled) LLVMBuildCall2(cg->b, enter_ty, prof_enter, &site_v, 1, "");
         /* if (work >= kiln_parallel_min_work) kiln_parallel(k, args, work); else k(args, 0, 1) */
         Cost c;
-        node_cost(n, &c);
+        node_cost(cg, n, &c);
         LLVMValueRef work = cost_value(cg, &c, symv);
         size_t nl = strlen(n->name) + 16;
         char *label = xmalloc(nl);
@@ -516,10 +556,11 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
         LLVMPositionBuilderAtEnd(cg->b, bjoin);
         if (profiled) {
             Cost fc;
-            node_flops(n, &fc);
+            node_flops(cg, n, &fc);
             LLVMValueRef pa[3] = { site_v, cost_value(cg, &fc, symv), node_bytes(cg, n, symv) };
             LLVMBuildCall2(cg->b, exit_ty, prof_exit, pa, 3, "");
         }
+        if (views[i]) ptr[i] = args[6];     /* attention reads the state itself */
     }
     if (cg->capture && g->n_nodes > 0) cg_emit_capture(cg, g->nodes[g->n_nodes - 1], ptr[g->n_nodes - 1], symv);
     for (int j = 0; j < g->n_outputs; j++) {
@@ -528,6 +569,8 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     }
     LLVMBuildRetVoid(cg->b);
     free(ptr);
+    free(views);
+    cg->kv_view = NULL;
     return fn;
 }
 

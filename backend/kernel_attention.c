@@ -9,7 +9,8 @@
  * lo and hi (and loading valid as a vector of i32) and selecting x or -inf.
  *
  * ATTENTION, flash style: q (B, H, S, D), k and v (B, KH, T, D | DV), query head h reading
- * key/value head h / G, G = H / KH (GQA without copying). The query rows of one (b, kv head)
+ * key/value head h / G, G = H / KH (GQA without copying). k or v may be a KV cache's state
+ * itself (B max, KH, T max, D): the first T rows of each (b, kv head) are used, T max apart. The query rows of one (b, kv head)
  * are its G heads times S, ordered (i, g) — i major — and cut in blocks of ATT_ROWS rows
  * (prefill: consecutive queries; decode with G >= ATT_ROWS: the heads sharing a kv head). A
  * block walks the keys in tiles of ATT_TILE, aligned at multiples of ATT_TILE from key 0,
@@ -471,8 +472,12 @@ void kern_attention(K *k)
     LLVMValueRef bkh = kl_sdiv(k, ul.i, nblk), blk = LLVMBuildSRem(k->b, ul.i, nblk, "");
     a.b = kl_sdiv(k, bkh, KH);
     a.kvh = LLVMBuildSRem(k->b, bkh, KH, "");
-    bk.Kb = kl_gep(k, k->f32, k->x[1], kl_mul(k, bkh, kl_mul(k, bk.T, bk.D)));
-    bk.Vb = kl_gep(k, k->f32, k->x[2], kl_mul(k, bkh, kl_mul(k, bk.T, bk.DV)));
+    /* a (b, kv head)'s keys and values: T rows, or the state's rows when reading a cache
+     * that is a view (cg_kv_view) */
+    int64_t kview = cg_kv_view(k->cg, n->in[1]), vview = cg_kv_view(k->cg, n->in[2]);
+    LLVMValueRef kstride = kview ? kl_i64(k, kview) : bk.T, vstride = vview ? kl_i64(k, vview) : bk.T;
+    bk.Kb = kl_gep(k, k->f32, k->x[1], kl_mul(k, bkh, kl_mul(k, kstride, bk.D)));
+    bk.Vb = kl_gep(k, k->f32, k->x[2], kl_mul(k, bkh, kl_mul(k, vstride, bk.DV)));
     bk.vrow = valid_row(k, 3, a.b, bk.T);
     LLVMValueRef r0 = kl_mul(k, blk, kl_i64(k, ATT_ROWS));
     attend_rows(k, &bk, &a, r0, kl_smin(k, kl_add(k, r0, kl_i64(k, ATT_ROWS)), nrows));

@@ -16,7 +16,8 @@
  * Cache: the state buffer (aux) has the state's shape with every symbol at its maximum;
  * x (.., len at axis, ..) is written at offset `at` along axis (the first rows of every
  * other axis, e.g. the first `batch` rows), then the box [0, at + len) of the state is
- * copied into y. Ids, indexes and offsets are trusted: the runtime checks them.
+ * copied into y, unless the cache is a view (cg_kv_view: only attention reads it, from the
+ * state). Ids, indexes and offsets are trusted: the runtime checks them.
  *
  * Shares (the contract's part, parts): rows of the loops around the copied runs, or pieces
  * of 16 elements of every run when the rows are fewer than the parts (a copy is exact, so
@@ -212,6 +213,7 @@ void kern_state(K *k)
         /* both copies share the rows of the axes before `axis` alike: a part reads back only
          * the state rows it wrote (backend_impl.h) */
         kl_copy_box(k, r, xd, k->x[0], xd, NULL, k->aux, sd, off, same, axis);     /* x → state at `at` */
+        if (cg_kv_view(k->cg, n)) return;           /* attention reads the state itself */
     }
     for (int i = 0; i < r; i++) same[i] = same_const(n->shape.d[i], smax[i]);
     kl_copy_box(k, r, yd, k->aux, sd, NULL, k->y, yd, NULL, same, n->op == OP_CACHE ? axis : -1);   /* state prefix → y */

@@ -1,7 +1,8 @@
 /* kernels.c — cg_kernel: the kernel of a node, emitted on first use and reused after.
  *
  * A kernel depends on the node's op, attributes, input and output dtypes and shapes (and,
- * for cache and state_read, the extents of the state buffer), never on its name or its
+ * for cache and state_read, the extents of the state buffer; for a cache that is a view and
+ * attention reading one, that they are, cg_kv_view), never on its name or its
  * place in the graph, so those are written into a text key and kernels are looked up by it:
  * twelve identical layers share one set of kernels. The names of states and weights are
  * left out of the key (aux and the inputs are parameters), dims are written as their
@@ -96,6 +97,10 @@ static void make_key(const Cg *cg, const Node *n, Key *key)
         for (int i = 0; i < st->shape.rank; i++) put(key, "%s%lld", i ? "," : "", (long long)kl_dim_max(cg->m, st->shape.d[i]));
         put(key, "]");
     }
+    /* a cache that is a view, and attention reading one (cg_kv_view) */
+    if (cg_kv_view(cg, n)) put(key, " view");
+    for (int i = 1; n->op == OP_ATTENTION && i <= 2; i++)
+        if (cg_kv_view(cg, n->in[i])) put(key, " in%d_view=%lld", i, (long long)cg_kv_view(cg, n->in[i]));
 }
 
 static uint64_t hash_key(const char *s)
