@@ -53,7 +53,7 @@ typedef struct Cg {
     int own_ctx;                /* cg_init made ctx (else the caller's, e.g. a JIT's) */
     int module_taken;           /* mod was handed over (to a JIT): do not dispose it */
     int capture;                /* BackendOptions.capture: emit kiln_capture calls */
-    const int64_t *kv_view;     /* by node id of the graph being emitted: cg_kv_view's answer */
+    int64_t *kv_view;           /* by node id of the graph being emitted: cg_kv_view's answer */
 } Cg;
 
 /* backend/forward.c: for a CACHE node whose value only attention reads (as keys or values),
@@ -62,6 +62,8 @@ typedef struct Cg {
  * state itself, that many rows apart, instead of a contiguous copy of the prefix made every
  * call (2·past rows moved per layer per token). */
 int64_t cg_kv_view(const Cg *cg, const Node *n);
+/* The graph whose kernels are being emitted (cg_kv_view's table), NULL after. */
+void cg_set_graph(Cg *cg, const Graph *g);
 
 /* backend/target.c: the target machine for o (triple, CPU, features, opt level, PIC) and
  * an empty module. If cg->ctx is set on entry, that context is used (and not disposed). */

@@ -28,6 +28,7 @@ void cg_emit_kernels(Cg *cg, const Graph *g, const BackendOptions *o, KernelSite
     uint64_t total = 0, done = 0;
     for (int i = 0; i < g->n_nodes; i++) total += (uint64_t)cg_is_call_site(g->nodes[i]);
     if (o->progress) o->progress(o->progress_ctx, "kernels", 0, total);
+    cg_set_graph(cg, g);
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
         if (!cg_is_call_site(n)) continue;
@@ -45,6 +46,7 @@ void cg_emit_kernels(Cg *cg, const Graph *g, const BackendOptions *o, KernelSite
         ks->v[s].n_nodes++;
         if (o->progress) o->progress(o->progress_ctx, "kernels", ++done, total);
     }
+    cg_set_graph(cg, NULL);
 }
 
 void kernel_sites_free(KernelSites *ks)

@@ -399,10 +399,14 @@ int64_t cg_kv_view(const Cg *cg, const Node *n)
 /* cg_kv_view's table for g: a cache of rank 4 along axis 2, (batch, heads, time, dim) with
  * heads and dim the state's, that is no output of g and is read only as the keys or values
  * of attention (not in capture builds: kiln diff reads every value contiguous). */
-static int64_t *kv_views(Cg *cg, const Graph *g)
+void cg_set_graph(Cg *cg, const Graph *g)
 {
+    free(cg->kv_view);
+    cg->kv_view = NULL;
+    if (!g) return;
     int64_t *view = xcalloc((size_t)g->n_nodes + 1, sizeof *view);
-    if (cg->capture) return view;
+    cg->kv_view = view;
+    if (cg->capture) return;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
         if (n->op != OP_CACHE || n->shape.rank != 4) continue;
@@ -419,7 +423,6 @@ static int64_t *kv_views(Cg *cg, const Graph *g)
         for (int j = 0; j < n->n_in; j++)
             if (!(n->op == OP_ATTENTION && (j == 1 || j == 2))) view[n->in[j]->id] = 0;
     }
-    return view;
 }
 
 int cg_is_call_site(const Node *n)
@@ -487,8 +490,7 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     int64_t site = 0;
     LLVMValueRef null = LLVMConstNull(cg->t_ptr);
     LLVMValueRef *ptr = xcalloc((size_t)g->n_nodes + 1, sizeof *ptr);
-    int64_t *views = kv_views(cg, g);
-    cg->kv_view = views;
+    cg_set_graph(cg, g);
     for (int i = 0; i < g->n_nodes; i++) {
         /* kiln diff: the node before is complete here, whichever way it was lowered */
         if (cg->capture && i > 0) cg_emit_capture(cg, g->nodes[i - 1], ptr[i - 1], symv);
@@ -560,7 +562,7 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
             LLVMValueRef pa[3] = { site_v, cost_value(cg, &fc, symv), node_bytes(cg, n, symv) };
             LLVMBuildCall2(cg->b, exit_ty, prof_exit, pa, 3, "");
         }
-        if (views[i]) ptr[i] = args[6];     /* attention reads the state itself */
+        if (cg_kv_view(cg, n)) ptr[i] = args[6];    /* attention reads the state itself */
     }
     if (cg->capture && g->n_nodes > 0) cg_emit_capture(cg, g->nodes[g->n_nodes - 1], ptr[g->n_nodes - 1], symv);
     for (int j = 0; j < g->n_outputs; j++) {
@@ -569,8 +571,7 @@ LLVMValueRef cg_emit_forward(Cg *cg, const Graph *g, const MemPlan *plan, const 
     }
     LLVMBuildRetVoid(cg->b);
     free(ptr);
-    free(views);
-    cg->kv_view = NULL;
+    cg_set_graph(cg, NULL);
     return fn;
 }
 

@@ -292,6 +292,7 @@ void cg_dispose(Cg *cg)
     if (cg->tm) LLVMDisposeTargetMachine(cg->tm);
     if (cg->ctx && cg->own_ctx) LLVMContextDispose(cg->ctx);
     free(cg->kernels);
+    free(cg->kv_view);
     free(cg->triple);
     free(cg->cpu);
     memset(cg, 0, sizeof *cg);
