@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
+#include "runtime/signals.h"
 
 static const char help[] =
     "usage: kiln run MODEL [options]\n"
@@ -354,10 +355,20 @@ int cmd_run(int argc, char **argv)
     }
     if (eos < 0 && tok.eos_id != RT_TOK_NO_ID) eos = tok.eos_id;
     RtGenOptions go = { .n_new = (int)n_new, .eos_id = (int32_t)eos, .repeat_penalty = 1 };
+    int cerr = rt_catch_interrupt();    /* Ctrl-C: the text so far, then exit 130, as the executable */
+    if (cerr) {
+        diag_error(&d, loc_make(0, 0, 0), "cannot catch SIGINT: %s", strerror(cerr));
+        goto out;
+    }
     int got = rt_generate(&f, &tok, &sp, &go, tokens, (int)n, stdout, gen, &st);
     fputc('\n', stdout);
     fflush(stdout);
     if (got < 0) goto out;
+    if (st.stop == RT_STOP_INTERRUPT) {
+        fprintf(stderr, "kiln: interrupted after %d new tokens\n", got);
+        rc = RT_EXIT_INTERRUPTED;
+        goto out;
+    }
     if (st.stop == RT_STOP_CONTEXT)
         fprintf(stderr, "kiln: stopped: the context of %lld positions is full\n", (long long)ctx);
     if (show_ids) {

@@ -185,7 +185,7 @@ static int starts(const char *s, const char *prefix) { return strncmp(s, prefix,
 static const char *const runtime_files[] = {
     "bpe.c", "chars.c", "generate.c", "spm_bpe.c", "spm_norm.c", "spm_unigram.c", "tokenizer.c", "threads.c", "unicode.c",
     "unicode_tables.c", "wordpiece.c", "capture.c", "main.c", "profile.c", "selftest.c", "exe.c", "encode.c", "beam.c", "translate.c",
-    "bleu.c", "cpu.c",
+    "bleu.c", "cpu.c", "signals.c",
 };
 
 static int runtime_symbol(const Sym *s)

@@ -15,11 +15,14 @@
  * A [SEP] inside TEXT ends the first segment: the tokens after it have token type 1, as
  * BERT's sentence pairs. Inputs over the model's positions are refused, but for --embed,
  * which keeps a line's first max-1 tokens and [SEP] and says so on stderr.
- * Everything is allocated before the first call; the arrays are (max_batch, max_seq). */
+ * Everything is allocated before the first call; the arrays are (max_batch, max_seq).
+ * SIGINT (runtime/signals.c) ends --embed between two calls: the vectors so far are out,
+ * whole lines, and the exit status is 130. */
 #include "runtime/exe.h"
 #include "runtime/profile.h"
 #include "runtime/runtime.h"
 #include "runtime/selftest.h"
+#include "runtime/signals.h"
 #include "runtime/unicode_impl.h"
 
 #include <errno.h>
@@ -348,7 +351,14 @@ static int mode_embed(const EncOptions *o, Enc *e, const RtTokenizer *tok)
     char where[64 + PATH_MAX];
     const char *ln;
     size_t ln_n, at = 0;
+    if (rc == 0 && (rc = rt_catch_interrupt())) rc = rt_fail("cannot catch SIGINT: %s", strerror(rc));
     while (rc == 0 && rt_next_line(text, len, &at, &ln, &ln_n)) {
+        if (batch == 0 && rt_interrupted) {
+            fflush(stdout);
+            fprintf(stderr, "%s: interrupted after %lld lines\n", rt_prog, (long long)line);
+            rc = RT_EXIT_INTERRUPTED;
+            break;
+        }
         line++;
         snprintf(where, sizeof where, "%s line %lld", name, (long long)line);
         if (rt_blank_line(ln, ln_n)) {

@@ -15,8 +15,14 @@
  *   emit           valid UTF-8 -> out, holding back the longest tail that is a proper
  *                  prefix of a stop string; a complete stop string ends generation.
  * Every buffer (logits, probabilities, order, recent tokens, text) is carved from one
- * allocation made before the prefill; the loop allocates nothing. */
+ * allocation made before the prefill; the loop allocates nothing.
+ *
+ * Two things from outside end the loop between tokens, after the text so far is out:
+ * rt_interrupted (SIGINT, runtime/signals.c: RT_STOP_INTERRUPT) and a write to out that
+ * failed (a closed pipe with SIGPIPE ignored: RT_STOP_OUTPUT; the caller sees ferror(out)).
+ * With SIGPIPE at its default the process ends at that write, as cat and head do. */
 #include "runtime/runtime.h"
+#include "runtime/signals.h"
 
 #include <limits.h>
 #include <math.h>
@@ -207,14 +213,13 @@ typedef struct TextOut {
     int n_pend;
     uint8_t *work;          /* pend + one token's bytes */
     char *clean;            /* utf8_sanitize's output */
+    int failed;             /* a write to out failed: nothing more is written */
 } TextOut;
 
 static void write_text(TextOut *t, const char *s, size_t n)
 {
-    if (t->out && n) {
-        fwrite(s, 1, n, t->out);
-        fflush(t->out);
-    }
+    if (t->out && n && !t->failed)
+        t->failed = fwrite(s, 1, n, t->out) != n || fflush(t->out) != 0;
 }
 
 /* Adds valid UTF-8 text; returns the index of the stop string it completes, or -1. */
@@ -304,7 +309,7 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
     int32_t *order = (int32_t *)(block + 2 * sz_vec), *recent = (int32_t *)(block + 3 * sz_vec);
     size_t *stop_len = (size_t *)(block + 3 * sz_vec + sz_recent);
     char *p = block + 3 * sz_vec + sz_recent + sz_len;
-    TextOut text = { out, o->stops, stop_len, n_stops, p + sz_work + sz_clean, 0, { 0 }, 0, (uint8_t *)p, p + sz_work };
+    TextOut text = { out, o->stops, stop_len, n_stops, p + sz_work + sz_clean, 0, { 0 }, 0, (uint8_t *)p, p + sz_work, 0 };
     for (int i = 0; i < n_stops; i++) stop_len[i] = strlen(o->stops[i]);
 
     /* the last last_n tokens, a ring: recent[(head + i) % last_n] */
@@ -321,6 +326,10 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
     double t1 = now(), step_seconds = 0;
     int fed = 0;        /* tokens fed after the prompt */
     while (!bad) {
+        if (rt_interrupted) {
+            stop = RT_STOP_INTERRUPT;
+            break;
+        }
         if (produced >= o->n_new) break;
         if (produced >= room) {
             stop = RT_STOP_CONTEXT;
@@ -344,6 +353,10 @@ int rt_generate(const RtForward *f, const RtTokenizer *tok, const RtSampler *s, 
         prev = next;
         if (bytes && (stop_index = emit_bytes(&text, bytes, len, 0)) >= 0) {
             stop = RT_STOP_STRING;
+            break;
+        }
+        if (text.failed) {
+            stop = RT_STOP_OUTPUT;
             break;
         }
         if (produced < o->n_new && produced < room) {

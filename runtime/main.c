@@ -14,6 +14,12 @@
  * problem with the command line. The decode loop allocates nothing (rt_generate's scratch
  * is one block allocated before it).
  *
+ * Abuse (docs/cli.md): a prompt whose bytes already show that it cannot fit is refused
+ * before tokenizing, and a prompt file is read no further than that (read_prompt);
+ * Ctrl-C during generation (runtime/signals.c) ends it between two tokens, after the text
+ * so far and a newline, with exit status 130; a closed standard output ends it at the next
+ * write (by SIGPIPE, or with an error when SIGPIPE is ignored).
+ *
  * Threads: the pool (runtime/threads.c) is made once, after the arena and before the first
  * forward call, -t N wide, or by default as wide as rt_pool_start_default measures (a ~3 ms
  * probe: all the CPUs when they run it 1.3x faster than one, else 1); --stats and --version
@@ -37,6 +43,7 @@
 #include "runtime/profile.h"
 #include "runtime/runtime.h"
 #include "runtime/selftest.h"
+#include "runtime/signals.h"
 #include "runtime/unicode_impl.h"
 
 #include <errno.h>
@@ -119,7 +126,8 @@ static const char help[] =
     "  --version            the model, the kiln that compiled it, the target and sizes\n"
     "\n"
     "Generation stops after N tokens, at the end-of-text token, at a stop string, or when\n"
-    "the context is full. The prompt is printed, then the generated text as it comes.\n";
+    "the context is full. The prompt is printed, then the generated text as it comes.\n"
+    "Ctrl-C (SIGINT) stops generation after the text so far: exit status 130.\n";
 
 typedef struct Options {
     const char *prompt, *prompt_file, *tokens, *logits, *weights;
@@ -143,6 +151,19 @@ typedef struct Options {
  * --version). */
 static int parse_args(int argc, char **argv, Options *o);
 
+
+/* rt_parse_int, but a whole number too long for a long long is out of range like any
+ * other too large one ("-n 99999999999999999999"), not "not a whole number". */
+static int count_option(const char *opt, const char *v, long long lo, long long hi, long long *out)
+{
+    const char *d = v + (*v == '-' || *v == '+');
+    if (*d && strspn(d, "0123456789") == strlen(d)) {
+        errno = 0;
+        (void)strtoll(v, NULL, 10);
+        if (errno == ERANGE) return rt_usage("%s %s is out of range (%lld to %lld)", opt, v, lo, hi);
+    }
+    return rt_parse_int(opt, v, lo, hi, out);
+}
 
 static int parse_args(int argc, char **argv, Options *o)
 {
@@ -183,12 +204,12 @@ static int parse_args(int argc, char **argv, Options *o)
         if ((v = rt_opt_value(argc, argv, &i, "-p", &missing))) o->prompt = v;
         else if ((v = rt_opt_value(argc, argv, &i, "-f", &missing))) o->prompt_file = v;
         else if ((v = rt_opt_value(argc, argv, &i, "-n", &missing))) {
-            if (rt_parse_int("-n", v, 0, 1 << 30, &o->n_new)) return 2;
+            if (count_option("-n", v, 0, 1 << 30, &o->n_new)) return 2;
             if (o->n_new == 0) return rt_usage("-n 0: nothing to generate");
         } else if ((v = rt_opt_value(argc, argv, &i, "--temperature", &missing))) {
             if (rt_parse_float("--temperature", v, 0, 100, &o->temperature)) return 2;
         } else if ((v = rt_opt_value(argc, argv, &i, "--top-k", &missing))) {
-            if (rt_parse_int("--top-k", v, 0, INT_MAX, &o->top_k)) return 2;
+            if (count_option("--top-k", v, 0, INT_MAX, &o->top_k)) return 2;
         } else if ((v = rt_opt_value(argc, argv, &i, "--top-p", &missing))) {
             if (rt_parse_float("--top-p", v, 0, 1, &o->top_p)) return 2;
         } else if ((v = rt_opt_value(argc, argv, &i, "--repeat-penalty", &missing))) {
@@ -205,13 +226,17 @@ static int parse_args(int argc, char **argv, Options *o)
             if (!*v) return rt_usage("--stop needs a non-empty string");
             o->stops[o->n_stops++] = v;
         } else if ((v = rt_opt_value(argc, argv, &i, "--ctx", &missing))) {
-            if (rt_parse_int("--ctx", v, 1, LLONG_MAX, &o->ctx)) return 2;
-            if (o->ctx > kiln_model.max_positions)
-                return rt_usage("--ctx %s: the model's context is %lld positions", v, (long long)kiln_model.max_positions);
+            char *end;
+            errno = 0;
+            o->ctx = strtoll(v, &end, 10);
+            if (end == v || *end) return rt_usage("--ctx needs a whole number, not '%s'", v);
+            if (errno == ERANGE || o->ctx < 1 || o->ctx > kiln_model.max_positions)
+                return rt_usage("--ctx %s: the model's context is %lld positions (give 1 to %lld)", v,
+                                (long long)kiln_model.max_positions, (long long)kiln_model.max_positions);
         } else if ((v = rt_opt_value(argc, argv, &i, "-t", &missing))) {
-            if (rt_parse_int("-t", v, 1, MAX_THREADS, &o->threads)) return 2;
+            if (count_option("-t", v, 1, MAX_THREADS, &o->threads)) return 2;
         } else if ((v = rt_opt_value(argc, argv, &i, "--beam", &missing))) {
-            if (rt_parse_int("--beam", v, 1, 1 << 20, &o->beam)) return 2;
+            if (count_option("--beam", v, 1, 1 << 20, &o->beam)) return 2;
             if (o->beam > rt_dim_max("batch"))
                 return rt_usage("--beam %s: this model runs at most %lld sequences per call (its dim batch); compile "
                                 "it with <dim name=\"batch\" max=\"%s\"/> or more for that width", v,
@@ -427,29 +452,118 @@ static const char *stop_text(int stop)
     case RT_STOP_STRING: return "stop string";
     case RT_STOP_CONTEXT: return "context full";
     case RT_STOP_ERROR: return "error";
+    case RT_STOP_INTERRUPT: return "interrupted";
+    case RT_STOP_OUTPUT: return "output closed";
     default: return "token count";
     }
+}
+
+/* ---- the prompt ---------------------------------------------------------------------------
+ * A prompt whose bytes alone show that it cannot fit in ctx positions is refused before
+ * tokenizing, and a prompt file is read no further than that: GPT-2's merges cost up to
+ * O(n^2) in the length of a piece (runtime/bpe.c; a 10 MB word of random letters takes
+ * seconds even with a small vocabulary), and `-f /dev/zero` would never end. A byte-level
+ * BPE token stands for at most max_piece_len bytes of the text (decode(encode(s)) == s), so
+ * a prompt of len bytes has at least len / max_piece_len tokens. The other kinds normalize
+ * the text (SentencePiece makes one space of a run of them), so their bytes bound nothing;
+ * they are linear or O(n log n), and their prompt files are read up to MAX_PROMPT_BYTES. */
+
+#define MAX_PROMPT_BYTES ((size_t)1 << 30)
+
+/* The most bytes a prompt that fits in ctx positions can have (for GPT-2's tokenizer), or
+ * MAX_PROMPT_BYTES. */
+static size_t prompt_bytes_max(const RtTokenizer *tok, int64_t ctx)
+{
+    if (tok->kind != RT_TOK_GPT2 || tok->max_piece_len == 0) return MAX_PROMPT_BYTES;
+    int64_t bos = (tok->flags & RT_TOK_F_ADD_BOS) && tok->bos_id != RT_TOK_NO_ID;
+    uint64_t most = (uint64_t)(ctx > bos ? ctx - bos : 0) * tok->max_piece_len;
+    return most < MAX_PROMPT_BYTES ? (size_t)most : MAX_PROMPT_BYTES;
+}
+
+/* FILE ('-': standard input) in a NUL-terminated malloc'd buffer, read no further than
+ * limit + 1 bytes: *over is set when there were more than limit. NULL after saying why. */
+static char *read_prompt(const char *path, size_t limit, size_t *len, int *over)
+{
+    int in = !strcmp(path, "-");
+    FILE *f = in ? stdin : fopen(path, "rb");
+    if (!f) {
+        rt_fail("cannot read the prompt file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    *over = 0;
+    while (buf && (got = fread(buf + n, 1, (cap - n - 1 < limit + 1 - n ? cap - n - 1 : limit + 1 - n), f)) > 0) {
+        n += got;
+        if (n > limit) {
+            *over = 1;
+            break;
+        }
+        if (cap - n < 2) {
+            char *b = cap < SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
+            if (!b) free(buf);
+            buf = b;
+        }
+    }
+    int bad = !*over && ferror(f), e = errno;
+    if (!in) fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        if (!buf) rt_fail("out of memory for the prompt (%s)", in ? "standard input" : path);
+        else if (in) rt_fail("cannot read the prompt from standard input: %s", strerror(e));
+        else rt_fail("cannot read the prompt file '%s': %s", path, strerror(e));
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Refuses text[0..len) (more than that when over) when its bytes show that it does not fit
+ * in ctx positions; invalid UTF-8 is said first, with the tokenizer's words, so that the
+ * message does not depend on the prompt's length (an incomplete character at the cut of an
+ * over-long prompt is no error). Returns 1 after saying why. */
+static int prompt_too_long(const RtTokenizer *tok, const char *text, size_t len, int over, const char *where,
+                           int64_t ctx)
+{
+    size_t most = prompt_bytes_max(tok, ctx);
+    if (!over && len <= most) return 0;
+    size_t bad;
+    if (!uni_utf8_valid((const uint8_t *)text, len, &bad) && (!over || bad + 4 <= len))
+        return rt_fail("the prompt (%s) is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where, bad,
+                       (unsigned char)text[bad < len ? bad : len - 1]);
+    if (most == MAX_PROMPT_BYTES)
+        return rt_fail("the prompt (%s) is longer than %zu bytes, the most this executable reads", where, most);
+    size_t bos = (tok->flags & RT_TOK_F_ADD_BOS) && tok->bos_id != RT_TOK_NO_ID;
+    size_t least = (len + tok->max_piece_len - 1) / tok->max_piece_len + bos;
+    return rt_fail("the prompt (%s) has %s%zu bytes, so at least %zu tokens (a token of this model stands for at "
+                   "most %u bytes), more than the context of %lld positions%s", where, over ? "more than " : "",
+                   over ? len - 1 : len, least, tok->max_piece_len, (long long)ctx,
+                   ctx < kiln_model.max_positions ? " (--ctx)" : "");
 }
 
 static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
 {
     char *text = NULL;
     size_t len;
+    int over = 0;
     const char *where = "-p PROMPT";
     if (o->prompt) {
         len = strlen(o->prompt);
     } else {
         where = o->prompt_file ? o->prompt_file : "-";
-        text = rt_read_all(where, &len);
+        text = read_prompt(where, prompt_bytes_max(tok, e->ctx), &len, &over);
         if (!text) return 1;
         if (!strcmp(where, "-")) where = "standard input";
     }
     const char *ptext = text ? text : o->prompt;
-    size_t cap = rt_tok_prompt_cap(tok, len);
-    int32_t *ids = cap < SIZE_MAX / sizeof *ids ? malloc(cap * sizeof *ids) : NULL;
+    int32_t *ids = NULL;
     int rc = 1;
     size_t err_at = 0;
     long n = 0;
+    if (prompt_too_long(tok, ptext, len, over, where, e->ctx)) goto out;
+    size_t cap = rt_tok_prompt_cap(tok, len);
+    ids = cap < SIZE_MAX / sizeof *ids ? malloc(cap * sizeof *ids) : NULL;
     if (!ids) {
         rt_fail("out of memory for the prompt's tokens");
         goto out;
@@ -505,6 +619,12 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
         }
     }
     RtGenStats st;
+    int cerr = rt_catch_interrupt();
+    if (cerr) {
+        rt_fail("cannot catch SIGINT: %s", strerror(cerr));
+        free(gen);
+        goto out;
+    }
     fwrite(ptext, 1, len, stdout);
     fflush(stdout);
     int got = rt_generate(&f, tok, &sp, &go, ids, (int)n, stdout, gen, &st);
@@ -528,6 +648,8 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
     free(gen);
     if (st.stop == RT_STOP_CONTEXT)
         fprintf(stderr, "%s: stopped: the context of %lld positions is full\n", rt_prog, (long long)e->ctx);
+    if (st.stop == RT_STOP_INTERRUPT)
+        fprintf(stderr, "%s: interrupted after %d new tokens\n", rt_prog, st.new_tokens);
     if (o->stats) {
         double pre = st.prefill_seconds, dec = st.decode_seconds;
         fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", st.prompt_tokens, pre,
@@ -537,7 +659,7 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
         rt_print_speeds(stderr, &st);
         rt_threads_describe(stderr);
     }
-    rc = 0;
+    rc = st.stop == RT_STOP_INTERRUPT ? RT_EXIT_INTERRUPTED : 0;
 out:
     free(ids);
     free(text);

@@ -58,6 +58,8 @@ enum RtStop {
     RT_STOP_STRING,             /* the generated text reached a stop string */
     RT_STOP_CONTEXT,            /* the tokens fed filled max_positions */
     RT_STOP_ERROR,              /* the forward function failed */
+    RT_STOP_INTERRUPT,          /* SIGINT (rt_interrupted, runtime/signals.h) */
+    RT_STOP_OUTPUT,             /* writing the text failed (a closed pipe, SIGPIPE ignored) */
 };
 
 typedef struct RtGenStats {
@@ -85,6 +87,9 @@ void rt_print_speeds(FILE *f, const RtGenStats *st);
  * never fed. So with f->max_positions = C (when > 0) a prompt of n_prompt <= C tokens is
  * followed by at most C - n_prompt + 1 new ones (llama2.c's `-n steps` counts the same way:
  * steps = positions fed, each giving one token).
+ *
+ * A Ctrl-C caught by rt_catch_interrupt (runtime/signals.h) or a failed write to out ends
+ * the loop too, after the token being written, with the text so far written whole.
  *
  * Text: each token's bytes (tok may be NULL: no text) are written to out (may be NULL) as
  * soon as they are known, as valid UTF-8: a character split across tokens is held back

@@ -11,12 +11,15 @@
  * --bleu scores them against a file of references (runtime/bleu.h).
  *
  * The inputs at the dims' bounds, the scratch of the widest state and the beam's memory are
- * allocated before the first sentence; a source's ids as it is read (rt_tokenize_text). */
+ * allocated before the first sentence; a source's ids as it is read (rt_tokenize_text).
+ * With -f, SIGINT (runtime/signals.c) ends the run between two sentences: the translations
+ * so far are out, whole lines, and the exit status is 130. */
 #include "runtime/beam.h"
 #include "runtime/bleu.h"
 #include "runtime/exe.h"
 #include "runtime/profile.h"
 #include "runtime/runtime.h"
+#include "runtime/signals.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -223,7 +226,14 @@ static int run_lines(S2s *s, RtBeam *beam, const S2sOptions *o, const RtTokenize
     const char *line, *ref = NULL;
     size_t n, ref_n = 0;
     long long lineno = 0;
+    if (!o->text && (rc = rt_catch_interrupt())) rc = rt_fail("cannot catch SIGINT: %s", strerror(rc));
     while (rc == 0 && (o->text ? lineno == 0 && ((line = src_text), (n = len), 1) : rt_next_line(src_text, len, &at, &line, &n))) {
+        if (rt_interrupted) {
+            fflush(stdout);
+            fprintf(stderr, "%s: interrupted after %lld sentences\n", rt_prog, lineno);
+            rc = RT_EXIT_INTERRUPTED;
+            break;
+        }
         lineno++;
         char where[64 + PATH_MAX];
         if (o->text) snprintf(where, sizeof where, "the --translate text");
