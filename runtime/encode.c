@@ -340,7 +340,7 @@ static int mode_embed(const EncOptions *o, Enc *e, const RtTokenizer *tok)
     if (!strcmp(path, "-") && isatty(STDIN_FILENO))
         return rt_usage("--embed reads lines from standard input or -f FILE: give one of them");
     size_t len;
-    char *text = rt_read_all(path, &len);
+    char *text = rt_read_input(path, "input", &len);
     if (!text) return 1;
     const char *name = strcmp(path, "-") ? path : "standard input";
     int64_t per_call = e->in_valid >= 0 ? e->max_batch : 1;     /* padding needs the valid mask */

@@ -317,37 +317,54 @@ int rt_parse_tokens(const char *s, int32_t **out, int64_t *n)
 }
 
 /* Reads all of FILE ('-': standard input) into a NUL-terminated buffer. */
-char *rt_read_all(const char *path, size_t *len)
+char *rt_read_all(const char *path, const char *what, size_t limit, size_t *len, int *over)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    int in = !strcmp(path, "-");
+    FILE *f = in ? stdin : fopen(path, "rb");
     if (!f) {
-        rt_fail("cannot read the prompt file '%s': %s", path, strerror(errno));
+        rt_fail("cannot read the %s file '%s': %s", what, path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0, got;
     char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+    *over = 0;
+    while (buf && (got = fread(buf + n, 1, (cap - n - 1 < limit + 1 - n ? cap - n - 1 : limit + 1 - n), f)) > 0) {
         n += got;
+        if (n > limit) {
+            *over = 1;
+            break;
+        }
         if (cap - n < 2) {
             char *b = cap < SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
             if (!b) free(buf);
             buf = b;
         }
     }
-    int bad = ferror(f), e = errno;
-    if (f != stdin) fclose(f);
-    if (!buf) {
-        rt_fail("the prompt '%s' does not fit in memory", path);
-        return NULL;
-    }
-    if (bad) {
+    int bad = !*over && ferror(f), e = errno;
+    if (!in) fclose(f);
+    if (!buf || bad) {
         free(buf);
-        rt_fail("cannot read the prompt %s: %s", strcmp(path, "-") ? path : "from standard input", strerror(e));
+        if (!buf) rt_fail("out of memory for the %s (%s)", what, in ? "standard input" : path);
+        else if (in) rt_fail("cannot read the %s from standard input: %s", what, strerror(e));
+        else rt_fail("cannot read the %s file '%s': %s", what, path, strerror(e));
         return NULL;
     }
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+char *rt_read_input(const char *path, const char *what, size_t *len)
+{
+    int over;
+    char *text = rt_read_all(path, what, RT_MAX_READ_BYTES, len, &over);
+    if (text && over) {
+        free(text);
+        rt_fail("the %s (%s) is longer than %zu bytes, the most this executable reads", what,
+                strcmp(path, "-") ? path : "standard input", (size_t)RT_MAX_READ_BYTES);
+        return NULL;
+    }
+    return text;
 }
 int rt_open_tokenizer(RtTokenizer *t, void **copy)
 {

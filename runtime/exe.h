@@ -112,7 +112,13 @@ int rt_blank_line(const char *s, size_t n);
  * even on an error), every id checked against the model's vocabulary. Returns the count, or
  * -1 after saying why (invalid UTF-8 with its byte, a token error, an id out of range). */
 long rt_tokenize_text(const RtTokenizer *tok, const char *text, size_t len, const char *where, int32_t **ids);
-/* All of FILE ('-': standard input) in a NUL-terminated malloc'd buffer, or NULL (said). */
-char *rt_read_all(const char *path, size_t *len);
+/* FILE ('-': standard input) in a NUL-terminated malloc'd buffer, read no further than
+ * limit + 1 bytes: *over is set when there were more than limit. NULL after saying why,
+ * naming the file as `what` ("prompt": "cannot read the prompt file 'x': ..."). */
+char *rt_read_all(const char *path, const char *what, size_t limit, size_t *len, int *over);
+/* The most bytes an executable reads from one file or standard input. */
+#define RT_MAX_READ_BYTES ((size_t)1 << 30)
+/* All of FILE, refusing one longer than RT_MAX_READ_BYTES; NULL after saying why. */
+char *rt_read_input(const char *path, const char *what, size_t *len);
 
 #endif

@@ -15,7 +15,7 @@
  * is one block allocated before it).
  *
  * Abuse (docs/cli.md): a prompt whose bytes already show that it cannot fit is refused
- * before tokenizing, and a prompt file is read no further than that (read_prompt);
+ * before tokenizing, and a prompt file is read no further than that (rt_read_all);
  * Ctrl-C during generation (runtime/signals.c) ends it between two tokens, after the text
  * so far and a newline, with exit status 130; a closed standard output ends it at the next
  * write (by SIGPIPE, or with an error when SIGPIPE is ignored).
@@ -466,58 +466,18 @@ static const char *stop_text(int stop)
  * BPE token stands for at most max_piece_len bytes of the text (decode(encode(s)) == s), so
  * a prompt of len bytes has at least len / max_piece_len tokens. The other kinds normalize
  * the text (SentencePiece makes one space of a run of them), so their bytes bound nothing;
- * they are linear or O(n log n), and their prompt files are read up to MAX_PROMPT_BYTES. */
-
-#define MAX_PROMPT_BYTES ((size_t)1 << 30)
+ * they are linear or O(n log n), and their prompt files are read up to RT_MAX_READ_BYTES. */
 
 /* The most bytes a prompt that fits in ctx positions can have (for GPT-2's tokenizer), or
- * MAX_PROMPT_BYTES. */
+ * RT_MAX_READ_BYTES. */
 static size_t prompt_bytes_max(const RtTokenizer *tok, int64_t ctx)
 {
-    if (tok->kind != RT_TOK_GPT2 || tok->max_piece_len == 0) return MAX_PROMPT_BYTES;
+    if (tok->kind != RT_TOK_GPT2 || tok->max_piece_len == 0) return RT_MAX_READ_BYTES;
     int64_t bos = (tok->flags & RT_TOK_F_ADD_BOS) && tok->bos_id != RT_TOK_NO_ID;
     uint64_t most = (uint64_t)(ctx > bos ? ctx - bos : 0) * tok->max_piece_len;
-    return most < MAX_PROMPT_BYTES ? (size_t)most : MAX_PROMPT_BYTES;
+    return most < RT_MAX_READ_BYTES ? (size_t)most : RT_MAX_READ_BYTES;
 }
 
-/* FILE ('-': standard input) in a NUL-terminated malloc'd buffer, read no further than
- * limit + 1 bytes: *over is set when there were more than limit. NULL after saying why. */
-static char *read_prompt(const char *path, size_t limit, size_t *len, int *over)
-{
-    int in = !strcmp(path, "-");
-    FILE *f = in ? stdin : fopen(path, "rb");
-    if (!f) {
-        rt_fail("cannot read the prompt file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap);
-    *over = 0;
-    while (buf && (got = fread(buf + n, 1, (cap - n - 1 < limit + 1 - n ? cap - n - 1 : limit + 1 - n), f)) > 0) {
-        n += got;
-        if (n > limit) {
-            *over = 1;
-            break;
-        }
-        if (cap - n < 2) {
-            char *b = cap < SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
-            if (!b) free(buf);
-            buf = b;
-        }
-    }
-    int bad = !*over && ferror(f), e = errno;
-    if (!in) fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        if (!buf) rt_fail("out of memory for the prompt (%s)", in ? "standard input" : path);
-        else if (in) rt_fail("cannot read the prompt from standard input: %s", strerror(e));
-        else rt_fail("cannot read the prompt file '%s': %s", path, strerror(e));
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
 
 /* Refuses text[0..len) (more than that when over) when its bytes show that it does not fit
  * in ctx positions; invalid UTF-8 is said first, with the tokenizer's words, so that the
@@ -532,7 +492,7 @@ static int prompt_too_long(const RtTokenizer *tok, const char *text, size_t len,
     if (!uni_utf8_valid((const uint8_t *)text, len, &bad) && (!over || bad + 4 <= len))
         return rt_fail("the prompt (%s) is not valid UTF-8: byte %zu (0x%02x) is not part of a character", where, bad,
                        (unsigned char)text[bad < len ? bad : len - 1]);
-    if (most == MAX_PROMPT_BYTES)
+    if (most == RT_MAX_READ_BYTES)
         return rt_fail("the prompt (%s) is longer than %zu bytes, the most this executable reads", where, most);
     size_t bos = (tok->flags & RT_TOK_F_ADD_BOS) && tok->bos_id != RT_TOK_NO_ID;
     size_t least = (len + tok->max_piece_len - 1) / tok->max_piece_len + bos;
@@ -552,7 +512,7 @@ static int run_generate(const Options *o, Exec *e, const RtTokenizer *tok)
         len = strlen(o->prompt);
     } else {
         where = o->prompt_file ? o->prompt_file : "-";
-        text = read_prompt(where, prompt_bytes_max(tok, e->ctx), &len, &over);
+        text = rt_read_all(where, "prompt", prompt_bytes_max(tok, e->ctx), &len, &over);
         if (!text) return 1;
         if (!strcmp(where, "-")) where = "standard input";
     }

@@ -210,13 +210,13 @@ static int run_lines(S2s *s, RtBeam *beam, const S2sOptions *o, const RtTokenize
     const char *path = o->file ? o->file : "-";
     const char *name = strcmp(path, "-") ? path : "standard input";
     size_t len = 0, ref_len = 0;
-    char *text = o->text ? NULL : rt_read_all(path, &len), *refs = NULL;
+    char *text = o->text ? NULL : rt_read_input(path, "input", &len), *refs = NULL;
     if (!o->text && !text) return 1;
     const char *src_text = o->text ? o->text : text;
     if (o->text) len = strlen(o->text);
     RtBleu bleu;
     rt_bleu_init(&bleu);
-    if (o->bleu && !(refs = rt_read_all(o->bleu, &ref_len))) {
+    if (o->bleu && !(refs = rt_read_input(o->bleu, "reference", &ref_len))) {
         free(text);
         return 1;
     }

@@ -165,6 +165,13 @@ except subprocess.TimeoutExpired:
     err = 'hung'
 check('decoder: an endless standard input (yes |) is refused, not read to the end',
       err == 'tiny: error: the prompt (standard input) has ' + too_long, err)
+# the encoder and the translator read whole files, up to 1 GiB: /dev/zero ends there
+for name, cmd, what in (('encoder', [BERT, '--embed', '-f', '/dev/zero'], 'input'),
+                        ('translator', [S2S, '-f', '/dev/zero'], 'input')):
+    rc, out, err = run(cmd, timeout=120)
+    check('%s: -f /dev/zero is refused at 1 GiB, not read until memory runs out' % name,
+          rc == 1 and err == '%s: error: the %s (/dev/zero) is longer than 1073741824 bytes, the most this executable '
+          'reads\n' % (os.path.basename(cmd[0]), what), 'rc %d: %r' % (rc, err))
 exact = write('exact.txt', b'a' * (CTX * K))
 rc, out, err = run([TINY, '-f', exact, '-n', '1'])
 check('decoder: a prompt of exactly %d bytes goes to the tokenizer, which counts its tokens' % (CTX * K),
