@@ -253,17 +253,24 @@ N = 120
 rc, full, err = run([TINY, '-p', PROMPT, '-n', str(N), '--show-ids'])
 full_ids = ids_of(err, 'generated ids')
 check('decoder: the uninterrupted greedy run', rc == 0 and full_ids and len(full_ids) > 40, err)
-p = subprocess.Popen([TINY, '-p', PROMPT, '-n', str(N), '--show-ids'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                     env=SLOW)
-head = read_some(p, len(PROMPT) + 8)         # the prompt and some generated text
-p.send_signal(signal.SIGINT)
-try:
-    rest, err = p.communicate(timeout=20)
-    rc = p.returncode
-except subprocess.TimeoutExpired:
-    p.kill()
-    rest, err, rc = b'', b'hung', None
-out, err = head + rest, err.decode('utf-8', 'replace')
+
+
+def interrupt(cmd, nbytes, env=None):
+    """Starts cmd, reads nbytes of its output, sends SIGINT: (status, all its output, stderr)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    head = read_some(p, nbytes)
+    p.send_signal(signal.SIGINT)
+    try:
+        rest, err = p.communicate(timeout=30)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rest, err, rc = b'', b'hung', None
+    return rc, head + rest, err.decode('utf-8', 'replace')
+
+
+# the prompt and some generated text, then SIGINT
+rc, out, err = interrupt([TINY, '-p', PROMPT, '-n', str(N), '--show-ids'], len(PROMPT) + 8, SLOW)
 ids = ids_of(err, 'generated ids') or []
 msg = 'tiny: interrupted after %d new tokens\n' % len(ids)
 check('decoder: SIGINT during generation exits 130', rc == 130, 'rc %s: %s' % (rc, err))
@@ -272,34 +279,18 @@ check('decoder: SIGINT after the text so far and a newline, the start of the ful
       out.endswith(b'\n') and full.startswith(out[:-1]) and len(out) > len(PROMPT) + 8, '%r vs %r' % (out, full))
 check('decoder: SIGINT: the ids so far are the full run\'s first ones', ids == full_ids[:len(ids)], '%s' % ids)
 # kiln run (the interpreter) stops the same way
-p = subprocess.Popen([kiln, 'run', os.path.join(src, 'models', 'tiny', 'model.xml'), '-p', PROMPT, '-n', str(N)],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=SLOW)
-head = read_some(p, len(PROMPT) + 8)
-p.send_signal(signal.SIGINT)
-try:
-    rest, err = p.communicate(timeout=30)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rest, err = b'', b'hung'
-out, err = head + rest, err.decode('utf-8', 'replace')
+rc, out, err = interrupt([kiln, 'run', os.path.join(src, 'models', 'tiny', 'model.xml'), '-p', PROMPT, '-n', str(N)],
+                         len(PROMPT) + 8, SLOW)
 check('kiln run: SIGINT during generation exits 130 after the text so far, the full run\'s start',
-      p.returncode == 130 and 'kiln: interrupted after ' in err and out.endswith(b'\n') and full.startswith(out[:-1]),
-      'rc %s: %r %r' % (p.returncode, err, out))
+      rc == 130 and 'kiln: interrupted after ' in err and out.endswith(b'\n') and full.startswith(out[:-1]),
+      'rc %s: %r %r' % (rc, err, out))
 for name, cmd, what in (('translator', [S2S, '-f', nums], 'sentences'), ('encoder', [BERT, '--embed', '-f', nums], 'lines')):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    head = read_some(p, 1)
-    p.send_signal(signal.SIGINT)
-    try:
-        rest, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rest, err = b'', b'hung'
-    out, err = head + rest, err.decode('utf-8', 'replace')
+    rc, out, err = interrupt(cmd, 1)
     lines = out.count(b'\n')
     check('%s: SIGINT between inputs exits 130 with whole lines, their count said' % name,
-          p.returncode == 130 and out.endswith(b'\n') and 0 < lines < 3000 and
+          rc == 130 and out.endswith(b'\n') and 0 < lines < 3000 and
           err == '%s: interrupted after %d %s\n' % (os.path.basename(cmd[0]), lines, what),
-          'rc %s, %d lines: %r' % (p.returncode, lines, err))
+          'rc %s, %d lines: %r' % (rc, lines, err))
 
 # ---- running out of context ------------------------------------------------------------------------
 for extra, ctx in (([], CTX), (['--ctx', '40'], 40)):
