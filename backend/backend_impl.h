@@ -56,11 +56,12 @@ typedef struct Cg {
     int64_t *kv_view;           /* by node id of the graph being emitted: cg_kv_view's answer */
 } Cg;
 
-/* backend/forward.c: for a CACHE node whose value only attention reads (as keys or values),
- * the extent of its state along the time axis, else 0. Such a cache is a view: its kernel
- * only writes x into the state, and attention reads the rows of each (batch, head) from the
- * state itself, that many rows apart, instead of a contiguous copy of the prefix made every
- * call (2·past rows moved per layer per token). */
+/* backend/forward.c: for a CACHE or STATE_READ node whose value only attention reads (as
+ * keys or values), the extent of its state along the time axis, else 0. Such a node is a
+ * view: a cache's kernel only writes x into the state, a state_read's does nothing, and
+ * attention reads the rows of each (batch, head) from the state itself, that many rows
+ * apart, instead of a contiguous copy made every call (2·past rows moved per layer per
+ * token for a KV cache; the encoder's memory, for cross-attention, every step). */
 int64_t cg_kv_view(const Cg *cg, const Node *n);
 /* The graph whose kernels are being emitted (cg_kv_view's table), NULL after. */
 void cg_set_graph(Cg *cg, const Graph *g);

@@ -258,6 +258,9 @@ static void node_cost(const Cg *cg, const Node *n, Cost *c)
     case OP_POOL:                           /* reads all of x */
         cost_dims(c, &n->in[0]->shape, 0, n->in[0]->shape.rank);
         return;
+    case OP_STATE_READ:                     /* copies the box (a view: nothing) */
+        if (cg_kv_view(cg, n)) return;
+        break;
     case OP_CACHE:                          /* writes x, copies the prefix (a view: writes x) */
         if (cg_kv_view(cg, n)) {
             cost_dims(c, &n->in[0]->shape, 0, n->in[0]->shape.rank);
@@ -356,8 +359,9 @@ static LLVMValueRef numel_value(Cg *cg, const Shape *s, LLVMValueRef const *symv
  * bound of what moves; small models run from the caches, above the DRAM peak. */
 static LLVMValueRef node_bytes(Cg *cg, const Node *n, LLVMValueRef const *symv)
 {
-    if (cg_kv_view(cg, n))          /* x read and written into the state */
-        return LLVMBuildMul(cg->b, numel_value(cg, &n->in[0]->shape, symv), i64c(cg, 8), "");
+    if (cg_kv_view(cg, n))          /* a cache's x read and written into the state; a read: nothing */
+        return n->op == OP_CACHE ? LLVMBuildMul(cg->b, numel_value(cg, &n->in[0]->shape, symv), i64c(cg, 8), "")
+                                 : i64c(cg, 0);
     LLVMValueRef v = numel_value(cg, &n->shape, symv);
     for (int j = 0; j < n->n_in; j++) {
         /* a gather reads the table's rows it copies, y's size, not the whole table */
@@ -393,12 +397,13 @@ static LLVMValueRef alias_ptr(Cg *cg, const Node *n, LLVMValueRef src, LLVMValue
 
 int64_t cg_kv_view(const Cg *cg, const Node *n)
 {
-    return cg->kv_view && n->op == OP_CACHE ? cg->kv_view[n->id] : 0;
+    return cg->kv_view && (n->op == OP_CACHE || n->op == OP_STATE_READ) ? cg->kv_view[n->id] : 0;
 }
 
-/* cg_kv_view's table for g: a cache of rank 4 along axis 2, (batch, heads, time, dim) with
- * heads and dim the state's, that is no output of g and is read only as the keys or values
- * of attention (not in capture builds: kiln diff reads every value contiguous). */
+/* cg_kv_view's table for g: a cache or state_read of rank 4 along axis 2, (batch, heads,
+ * time, dim) with heads and dim the state's, that is no output of g and is read only as the
+ * keys or values of attention (not in capture builds: kiln diff reads every value
+ * contiguous). */
 void cg_set_graph(Cg *cg, const Graph *g)
 {
     free(cg->kv_view);
@@ -409,7 +414,7 @@ void cg_set_graph(Cg *cg, const Graph *g)
     if (cg->capture) return;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
-        if (n->op != OP_CACHE || n->shape.rank != 4) continue;
+        if ((n->op != OP_CACHE && n->op != OP_STATE_READ) || n->shape.rank != 4) continue;
         int64_t axis = ir_attr_int(n, A_axis, 0);
         const State *st = &cg->m->states[n->ref];
         if ((axis != 2 && axis != -2) || st->shape.rank != 4 || !dim_is_const(n->shape.d[1]) ||

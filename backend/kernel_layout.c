@@ -17,7 +17,7 @@
  * x (.., len at axis, ..) is written at offset `at` along axis (the first rows of every
  * other axis, e.g. the first `batch` rows), then the box [0, at + len) of the state is
  * copied into y, unless the cache is a view (cg_kv_view: only attention reads it, from the
- * state). Ids, indexes and offsets are trusted: the runtime checks them.
+ * state); a state_read that is a view copies nothing. Ids, indexes and offsets are trusted: the runtime checks them.
  *
  * Shares (the contract's part, parts): rows of the loops around the copied runs, or pieces
  * of 16 elements of every run when the rows are fewer than the parts (a copy is exact, so
@@ -215,6 +215,7 @@ void kern_state(K *k)
         kl_copy_box(k, r, xd, k->x[0], xd, NULL, k->aux, sd, off, same, axis);     /* x → state at `at` */
         if (cg_kv_view(k->cg, n)) return;           /* attention reads the state itself */
     }
+    if (cg_kv_view(k->cg, n)) return;               /* a state_read that is a view */
     for (int i = 0; i < r; i++) same[i] = same_const(n->shape.d[i], smax[i]);
     kl_copy_box(k, r, yd, k->aux, sd, NULL, k->y, yd, NULL, same, n->op == OP_CACHE ? axis : -1);   /* state prefix → y */
 }
