@@ -261,7 +261,7 @@ int hf_weight_files(Diag *d, Arena *a, const char *dir, const char ***files, int
         return 0;
     }
     size_t len;
-    char *text = file_read_all(d, index, &len);
+    char *text = file_read_max(d, index, FILE_READ_MAX, &len);
     json_object *js = text ? hf_parse(d, index, text, len) : NULL, *map = js ? hf_key(js, "weight_map") : NULL;
     int rc = -1;
     if (!js) goto out;
@@ -310,7 +310,7 @@ int fe_import_hf(Diag *d, const char *dir, const char *tokenizer, const char *ou
         diag_file_error(d, dir, "no config.json: not a Hugging Face model folder");
         goto out;
     }
-    if (!(text = file_read_all(d, path, &len)) || !(cfg = hf_parse(d, path, text, len))) goto out;
+    if (!(text = file_read_max(d, path, FILE_READ_MAX, &len)) || !(cfg = hf_parse(d, path, text, len))) goto out;
     const char *type = family(d, path, cfg);
     if (!type) goto out;
     if (!strcmp(type, "gpt2")) rc = import_gpt2(d, &a, dir, path, cfg, tokenizer, out_path);

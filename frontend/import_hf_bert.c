@@ -202,7 +202,7 @@ static int read_lowercase(Diag *d, Arena *a, const char *dir, int *lower)
     *lower = 1;
     if (!import_is_file(path)) return 0;
     size_t len;
-    char *text = file_read_all(d, path, &len);
+    char *text = file_read_max(d, path, FILE_READ_MAX, &len);
     json_object *js = text ? hf_parse(d, path, text, len) : NULL;
     int rc = js ? hf_bool(d, path, js, "do_lower_case", lower) : -1;
     json_object_put(js);
@@ -214,7 +214,7 @@ static int read_lowercase(Diag *d, Arena *a, const char *dir, int *lower)
 static int check_vocab(Diag *d, const char *path, const char *cfg_path, int64_t vocab)
 {
     size_t len;
-    char *text = file_read_all(d, path, &len);
+    char *text = file_read_max(d, path, FILE_READ_MAX, &len);
     if (!text) return -1;
     int64_t lines = len && text[len - 1] != '\n';
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';

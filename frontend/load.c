@@ -134,7 +134,7 @@ Module *fe_load(Arena *a, Diag *d, const char *path, unsigned flags)
     Module *m;
     if (ends_with(path, ".kir")) {
         size_t len;
-        char *text = file_read_all(d, path, &len);
+        char *text = file_read_max(d, path, FILE_READ_MAX, &len);
         if (!text) return NULL;
         m = ir_parse(a, d, path, text, len);
         free(text);

@@ -175,7 +175,7 @@ int tok_build_file(Diag *d, const char *path, TokBuildMem *build, void **blob, s
     *blob = NULL;
     *size = 0;
     size_t len = 0;
-    char *data = file_read_all(d, path, &len);
+    char *data = file_read_max(d, path, FILE_READ_MAX, &len);
     if (!data) return -1;
     int rc = build(d, path, data, len, blob, size);
     free(data);

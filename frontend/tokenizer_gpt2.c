@@ -653,7 +653,7 @@ static char *read_file(Diag *d, const char *path, size_t *len)
         diag_file_error(d, path, "cannot read: %s", strerror(EISDIR));
         return NULL;
     }
-    return file_read_all(d, path, len);
+    return file_read_max(d, path, FILE_READ_MAX, len);
 }
 
 int fe_gpt2_tokenizer_build(Diag *d, const char *vocab_path, const char *merges_path,

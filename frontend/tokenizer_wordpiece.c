@@ -188,7 +188,7 @@ int fe_wordpiece_tokenizer_build(Diag *d, const char *path, int lowercase, void 
     *blob = NULL;
     *size = 0;
     size_t len = 0;
-    char *data = file_read_all(d, path, &len);
+    char *data = file_read_max(d, path, FILE_READ_MAX, &len);
     if (!data) return -1;
     int rc = fe_wordpiece_tokenizer_build_mem(d, path, data, len, lowercase, blob, size);
     free(data);

@@ -1,7 +1,11 @@
 /* xml.c — reads a model description (docs/model-format.md) into a module.
  *
  * Three steps. libxml2 parses the file (no network, no entity expansion, big line numbers)
- * and reports malformed XML with line and column. The document is validated against
+ * and reports malformed XML with line and column. A model has no use for a DTD, so a
+ * <!DOCTYPE> stops the parser where it stands: no internal subset is read (no entity
+ * declarations, so no "billion laughs") and no external one is loaded from disk or network.
+ * libxml2's own limits stay on (no XML_PARSE_HUGE): nesting deeper than 256 elements, or a
+ * text node over 10 MB, is malformed XML. The document is validated against
  * model.xsd, compiled into kiln. Then one walk in document order builds the module:
  * parameters, dims, states and weight files here, then each <graph> (xml_graph.c).
  * Attribute values go through xml_attr.c, which evaluates their {expressions}.
@@ -408,6 +412,9 @@ static void on_xml_error(void *user, xmlErrorPtr e)
     snprintf(msg, sizeof msg, "%s", e->message ? e->message : "malformed XML");
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = 0;
+    /* libxml2's limits suggest an option the user cannot give */
+    char *huge = strstr(msg, "use XML_PARSE_HUGE option");
+    if (huge) snprintf(huge, sizeof msg - (size_t)(huge - msg), "(a limit of kiln's XML reader)");
     int schema = e->domain == XML_FROM_SCHEMASV || e->domain == XML_FROM_SCHEMASP;
     uint32_t line = e->line > 0 ? (uint32_t)e->line : 0;
     uint32_t col = schema || e->int2 <= 0 ? 0 : byte_col(fe, line, (uint32_t)e->int2);
@@ -419,6 +426,20 @@ static void on_xml_error(void *user, xmlErrorPtr e)
         schema_hint(x, msg, hint, sizeof hint);
     }
     diag_error(fe->d, at, "%s%s%s", schema ? "schema: " : "", msg, hint);
+}
+
+/* SAX hook at `<!DOCTYPE name ...`, before its internal subset: refuse and stop. */
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id, const xmlChar *system_id)
+{
+    (void)name;
+    (void)public_id;
+    xmlParserCtxt *pc = ctx;
+    Fe *fe = pc->_private;
+    uint32_t line = pc->input && pc->input->line > 0 ? (uint32_t)pc->input->line : 0;
+    diag_error(fe->d, loc_make(fe->file, line, find_on_line(fe, line, 0, "<!DOCTYPE")),
+               "a model description may not have a <!DOCTYPE>: DTDs and entities are not part of "
+               "the model format%s", system_id ? " (and kiln loads no external DTD)" : "");
+    xmlStopParser(pc);
 }
 
 /* model.xsd, compiled once per process (kiln is single-threaded) and kept until exit. */
@@ -439,7 +460,7 @@ static xmlSchema *model_schema(void)
 Module *fe_read_xml(Arena *a, Diag *d, const char *path)
 {
     size_t len;
-    char *text = file_read_all(d, path, &len);
+    char *text = file_read_max(d, path, FILE_READ_MAX, &len);
     if (!text) return NULL;
     Module *m = fe_read_xml_mem(a, d, path, text, len);
     free(text);
@@ -467,7 +488,14 @@ Module *fe_read_xml_mem(Arena *a, Diag *d, const char *path, const char *text, s
     int errs = d->n_errors;
 
     xmlSetStructuredErrorFunc(&fe, on_xml_error);
-    xmlDoc *doc = xmlReadMemory(text, (int)len, path, NULL, XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+    xmlParserCtxt *pc = xmlNewParserCtxt();
+    if (!pc) kiln_out_of_memory(sizeof *pc);
+    pc->_private = &fe;
+    pc->sax->internalSubset = refuse_doctype;
+    /* never XML_PARSE_NOENT, _DTDLOAD, _DTDATTR, _XINCLUDE or _HUGE (see above) */
+    xmlDoc *doc = xmlCtxtReadMemory(pc, text, (int)len, path, NULL,
+                                    XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+    xmlFreeParserCtxt(pc);
     Module *m = NULL;
     if (!doc || d->n_errors > errs) {
         if (d->n_errors == errs) diag_file_error(d, path, "not a well-formed XML document");

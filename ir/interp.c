@@ -270,6 +270,21 @@ static int plan(Run *r)
 
 /* ---- the session ---------------------------------------------------------------------- */
 
+/* A state's extents with every symbol at its bound (-1 past IR_MAX_EXTENT, which
+ * tensor_alloc refuses), and its bytes computed without overflow. */
+static double interp_state_dims(const Module *m, const State *st, int64_t *dims)
+{
+    double bytes = (double)dtype_size(interp_value_dtype(st->dtype));
+    for (int j = 0; j < st->shape.rank; j++) {
+        Dim dm = st->shape.d[j];
+        dims[j] = dm.k;
+        for (int t = 0; t < IR_DIM_TERMS && dm.sym[t]; t++) dims[j] += m->syms[dm.sym[t]].max;
+        bytes *= (double)dims[j];
+        if (dims[j] < 0 || dims[j] > IR_MAX_EXTENT) dims[j] = -1;
+    }
+    return bytes;
+}
+
 Interp *interp_new(Module *m, Diag *d)
 {
     Interp *in = xcalloc(1, sizeof *in);
@@ -279,23 +294,29 @@ Interp *interp_new(Module *m, Diag *d)
     in->past = ir_module_sym(m, "past");
     if (in->past) in->sym[in->past] = 0;
     in->states = xcalloc((size_t)(m->n_states ? m->n_states : 1), sizeof *in->states);
+    /* every state at the maximum of its dimensions, all at once: refused up front, with the
+     * bytes needed, when one alone or all together exceed what tensor_alloc gives */
+    double total = 0;
     for (int i = 0; i < m->n_states; i++) {
         const State *st = &m->states[i];
         int64_t dims[IR_MAX_RANK];
-        for (int j = 0; j < st->shape.rank; j++) {
-            Dim dm = st->shape.d[j];
-            dims[j] = dm.k;
-            for (int t = 0; t < IR_DIM_TERMS && dm.sym[t]; t++) dims[j] += m->syms[dm.sym[t]].max;
-            if (dims[j] < 0 || dims[j] > IR_MAX_EXTENT) dims[j] = -1;     /* refused below */
-        }
+        double bytes = interp_state_dims(m, st, dims);
+        total += bytes;
+        char b[512], why[160];
         if (tensor_alloc(&in->states[i], interp_value_dtype(st->dtype), st->shape.rank, dims)) {
-            char b[512];
+            tensor_refusal(bytes, why, sizeof why);
             ir_shape_str(m, &st->shape, b, sizeof b);
-            diag_error(d, st->loc, "state '%s' %s is too large to allocate at the maximum of its dimensions",
-                       st->name, b);
+            diag_error(d, st->loc, "state '%s' %s at the maximum of its dimensions %s", st->name, b, why);
             interp_free(in);
             return NULL;
         }
+    }
+    double mach = tensor_machine_bytes();
+    if (mach > 0 && total > mach) {
+        diag_error(d, m->states[0].loc, "the %d states at the maximum of their dimensions together need %.0f bytes, "
+                   "more than this machine's memory (%.0f bytes)", m->n_states, total, mach);
+        interp_free(in);
+        return NULL;
     }
     return in;
 }

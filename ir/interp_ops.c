@@ -491,9 +491,10 @@ int interp_exec_node(Run *r, const Node *n, Tensor *y)
     if (n->op == OP_WEIGHT) return exec_weight(r, n, y);
     int64_t *dims = r->dims[n->id];
     if (tensor_alloc(y, interp_value_dtype(n->dtype), n->shape.rank, dims)) {
-        char b[512];
+        char b[512], why[160];
         ir_shape_str(in->m, &n->shape, b, sizeof b);
-        return interp_node_error(in, n, "result %s of %lld elements is too large", b, (long long)interp_prod(dims, 0, n->shape.rank));
+        tensor_refusal(tensor_bytes(interp_value_dtype(n->dtype), n->shape.rank, dims), why, sizeof why);
+        return interp_node_error(in, n, "result %s %s", b, why);
     }
     int64_t zero[IR_MAX_RANK] = { 0 };
     switch (n->op) {

@@ -323,6 +323,13 @@ typedef struct Tensor {
 
 int64_t tensor_numel(const Tensor *t);
 int tensor_alloc(Tensor *t, DType dt, int rank, const int64_t *dims);   /* zeroed; -1 if too big */
+/* Bytes a tensor of these extents takes, in double: never overflows (exact below 2^53). */
+double tensor_bytes(DType dt, int rank, const int64_t *dims);
+/* This machine's physical memory in bytes (0 if unknown). */
+double tensor_machine_bytes(void);
+/* Why tensor_alloc refuses (or failed on) `bytes`: "needs N bytes, more than ..." into why.
+ * 1 when the size alone is refused up front, 0 when malloc said no. */
+int tensor_refusal(double bytes, char *why, size_t cap);
 void tensor_free(Tensor *t);
 
 /* An interpreter session over one module: plain, obviously-correct C for every op,

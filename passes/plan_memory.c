@@ -11,10 +11,40 @@
  * weights live outside the arena. O(n * live) — a few thousand nodes. */
 #include "passes/passes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The whole block, states and activations, stays below 1 TiB: no machine the executable
+ * runs on has more, and every offset sum below stays far from overflowing. */
+#define PLAN_MAX_BYTES ((uint64_t)1 << 40)
+
 static uint64_t align_up(uint64_t x) { return (x + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
+
+/* f32 bytes of a shape with every symbol at its bound, in double: for messages about
+ * sizes that do not fit an int64. */
+static double bytes_at_bounds(const Module *m, const Shape *s)
+{
+    double b = 4;
+    for (int i = 0; i < s->rank; i++) {
+        double v = (double)s->d[i].k;
+        for (int t = 0; t < IR_DIM_TERMS; t++)
+            if (s->d[i].sym[t]) v += (double)m->syms[s->d[i].sym[t]].max;
+        b *= v;
+    }
+    return b;
+}
+
+/* "needs N bytes at the maximum of its dimensions, more than 1 TiB (1099511627776 bytes)" */
+static void too_large(Diag *d, Loc at, const char *what, double need)
+{
+    if (need < 9e15)
+        diag_error(d, at, "%s needs %.0f bytes at the maximum of its dimensions, more than the limit of %llu bytes",
+                   what, need, (unsigned long long)PLAN_MAX_BYTES);
+    else
+        diag_error(d, at, "%s needs %.3g bytes at the maximum of its dimensions, more than the limit of %llu bytes",
+                   what, need, (unsigned long long)PLAN_MAX_BYTES);
+}
 
 bool plan_is_alias(const Node *n)
 {
@@ -33,7 +63,9 @@ static int64_t alias_step_at_bounds(const Module *m, const Node *x)
     int64_t index = ir_attr_int(x, A_index, 0), numel = shape_numel_at_bounds(m, &x->shape);
     int64_t extent = shape_numel_at_bounds(m, &(Shape){ 1, { x->in[0]->shape.d[0] } });
     if (numel < 0 || extent < 0) return -1;
-    return (index < 0 ? index + extent : index) * numel * 4;
+    int64_t at = index < 0 ? index + extent : index;
+    if (at < 0 || (double)at * (double)numel * 4 >= (double)PLAN_MAX_BYTES) return -1;
+    return at * numel * 4;
 }
 
 typedef struct Region {
@@ -57,8 +89,11 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
 
     for (int i = 0; i < m->n_states; i++) {
         int64_t e = shape_numel_at_bounds(m, &m->states[i].shape);
-        if (e < 0) {
-            diag_error(d, m->states[i].loc, "state '%s' is too large to plan", m->states[i].name);
+        if (e < 0 || top + align_up((uint64_t)e * 4) > PLAN_MAX_BYTES) {
+            char what[160];
+            snprintf(what, sizeof what, "state '%s'%s", m->states[i].name, i ? " with the states before it" : "");
+            double need = (double)top + bytes_at_bounds(m, &m->states[i].shape);
+            too_large(d, m->states[i].loc, what, need);
             rc = -1;
             goto out;
         }
@@ -73,7 +108,9 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
         if (plan_is_alias(x)) {
             int64_t step = alias_step_at_bounds(m, x);
             if (step < 0) {
-                diag_error(d, x->loc, "%s '%s': its result is too large to plan", op_name(x->op), x->name);
+                char what[160];
+                snprintf(what, sizeof what, "%s '%s': its input", op_name(x->op), x->name);
+                too_large(d, x->loc, what, bytes_at_bounds(m, &x->in[0]->shape));
                 rc = -1;
                 goto out;
             }
@@ -90,8 +127,10 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
         p->offset[i] = PLAN_NONE;
         if (x->op == OP_INPUT || x->op == OP_WEIGHT || plan_is_alias(x)) continue;
         int64_t e = shape_numel_at_bounds(m, &x->shape);
-        if (e < 0 || (uint64_t)e * 4 > ((uint64_t)1 << 40)) {
-            diag_error(d, x->loc, "%s '%s': its result is too large to plan", op_name(x->op), x->name);
+        if (e < 0 || (uint64_t)e * 4 > PLAN_MAX_BYTES) {
+            char what[160];
+            snprintf(what, sizeof what, "%s '%s': its result", op_name(x->op), x->name);
+            too_large(d, x->loc, what, bytes_at_bounds(m, &x->shape));
             rc = -1;
             goto out;
         }
@@ -109,6 +148,13 @@ int pass_plan_memory(const Module *m, const Graph *g, MemPlan *p, Diag *d)
         p->offset[i] = at;
         p->bytes[i] = size;
         if (at + size > top) top = at + size;
+        if (top > PLAN_MAX_BYTES) {
+            char what[160];
+            snprintf(what, sizeof what, "the memory plan, with %s '%s',", op_name(x->op), x->name);
+            too_large(d, x->loc, what, (double)top);
+            rc = -1;
+            goto out;
+        }
         /* release what this node was the last to read (a result nobody reads goes one step
          * later: it must not share storage with its own inputs) */
         for (int r = 0; r < n_live;) {

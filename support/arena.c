@@ -3,7 +3,14 @@
  * Blocks are chained; a request larger than the default block gets a block of its own.
  * Every allocation is zeroed and 16-byte aligned, so arena memory can hold any scalar or
  * SSE vector. Sizes are overflow-checked: a model that declares absurd sizes must get a
- * user error before it gets here, and a request that still overflows is a kiln bug. */
+ * user error before it gets here, and a request that still overflows is a kiln bug.
+ *
+ * Running out of memory is neither channel: the input may be fine and kiln is not wrong, so
+ * it is a plain `kiln: error: out of memory` and exit status 1, from here (the one exit
+ * outside the driver: no caller could go on without the memory). To test that path, the
+ * environment variable KILN_FAIL_ALLOC=N makes the Nth allocation of the process through
+ * xmalloc/xcalloc/xrealloc fail (arena blocks come from xmalloc, so they count too);
+ * tests/limits/fail_alloc.py fails each one in turn. docs/debugging.md describes it. */
 #include "support.h"
 
 #include <stdlib.h>
@@ -28,25 +35,45 @@ _Noreturn void kiln_internal(const char *file, int line, const char *fmt, ...)
     abort();
 }
 
+_Noreturn void kiln_out_of_memory(size_t n)
+{
+    fflush(stdout);
+    fprintf(stderr, "kiln: error: out of memory (could not allocate %zu bytes)\n", n);
+    exit(1);
+}
+
+/* 1 when this allocation is the one KILN_FAIL_ALLOC names. Read once; unset costs a test. */
+static int injected_failure(void)
+{
+    static long long countdown = -1;    /* -1: not read yet; 0: no injection */
+    if (countdown < 0) {
+        const char *v = getenv("KILN_FAIL_ALLOC");
+        countdown = v ? strtoll(v, NULL, 10) : 0;
+        if (countdown < 0) countdown = 0;
+    }
+    return countdown > 0 && --countdown == 0;
+}
+
 void *xmalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-    if (!p) kiln_internal(__FILE__, __LINE__, "out of memory (%zu bytes)", n);
+    void *p = injected_failure() ? NULL : malloc(n ? n : 1);
+    if (!p) kiln_out_of_memory(n);
     return p;
 }
 
 void *xcalloc(size_t n, size_t elem)
 {
-    void *p = calloc(n ? n : 1, elem ? elem : 1);
-    if (!p) kiln_internal(__FILE__, __LINE__, "out of memory (%zu x %zu bytes)", n, elem);
+    if (elem && n > SIZE_MAX / elem) kiln_out_of_memory(SIZE_MAX);
+    void *p = injected_failure() ? NULL : calloc(n ? n : 1, elem ? elem : 1);
+    if (!p) kiln_out_of_memory(n * elem);
     return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
-    p = realloc(p, n ? n : 1);
-    if (!p) kiln_internal(__FILE__, __LINE__, "out of memory (%zu bytes)", n);
-    return p;
+    void *q = injected_failure() ? NULL : realloc(p, n ? n : 1);
+    if (!q) kiln_out_of_memory(n);
+    return q;
 }
 
 void *arena_alloc(Arena *a, size_t size)

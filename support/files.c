@@ -15,6 +15,11 @@
 
 char *file_read_all(Diag *d, const char *path, size_t *len)
 {
+    return file_read_max(d, path, SIZE_MAX, len);
+}
+
+char *file_read_max(Diag *d, const char *path, size_t max, size_t *len)
+{
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         diag_file_error(d, path, "is a directory, not a file");
@@ -25,10 +30,20 @@ char *file_read_all(Diag *d, const char *path, size_t *len)
         diag_file_error(d, path, "cannot read: %s", strerror(errno));
         return NULL;
     }
+    /* read to the end rather than trust st_size (pipes, /proc), but never much past max:
+     * /dev/zero or a 40 GB file given as a model is an error, not an out-of-memory */
     size_t cap = 1 << 16, n = 0;
     char *buf = xmalloc(cap);
     for (;;) {
-        if (cap - n < 2) buf = xrealloc(buf, cap *= 2);
+        if (cap - n < 2) {
+            if (cap >= max) {
+                fclose(f);
+                free(buf);
+                diag_file_error(d, path, "is too large to read (more than %zu bytes)", max);
+                return NULL;
+            }
+            buf = xrealloc(buf, cap *= 2);
+        }
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
         if (got == 0) break;

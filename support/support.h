@@ -43,9 +43,7 @@ void arena_free(Arena *a);
 #define VEC_PUSH(arr, n, cap, item) do {                                          \
         if ((n) == (cap)) {                                                       \
             (cap) = (cap) ? 2 * (cap) : 8;                                        \
-            void *grown_ = realloc((arr), (size_t)(cap) * sizeof *(arr));         \
-            if (!grown_) kiln_internal(__FILE__, __LINE__, "out of memory");      \
-            (arr) = grown_;                                                       \
+            (arr) = xrealloc((arr), (size_t)(cap) * sizeof *(arr));               \
         }                                                                         \
         (arr)[(n)++] = (item);                                                    \
     } while (0)
@@ -60,9 +58,12 @@ typedef struct NameMap {
 int namemap_get(const NameMap *m, const char *key);
 void namemap_put(Arena *a, NameMap *m, const char *key, int val);
 
+/* The heap, checked: on failure `kiln: error: out of memory` and exit status 1 (arena.c;
+ * KILN_FAIL_ALLOC=N fails the Nth call, for tests). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t elem);
 void *xrealloc(void *p, size_t n);
+_Noreturn void kiln_out_of_memory(size_t n);
 
 /* ---- source locations and diagnostics ------------------------------------ */
 
@@ -100,8 +101,13 @@ void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
 /* ---- files and paths ----------------------------------------------------- */
 
 /* Reads a whole file into a NUL-terminated heap buffer. On failure reports
- * `path: error: cannot read: <reason>` and returns NULL. */
-char *file_read_all(Diag *d, const char *path, size_t *len);
+ * `path: error: cannot read: <reason>` and returns NULL. file_read_max stops, with
+ * `path: error: is too large to read`, once the file is found to hold max - 1 bytes or
+ * more: the frontend reads what users give it (models, configurations, tokenizer files)
+ * with FILE_READ_MAX, so /dev/zero is an error, not an out-of-memory; weights are mapped. */
+#define FILE_READ_MAX ((size_t)1 << 30)
+char *file_read_max(Diag *d, const char *path, size_t max, size_t *len);
+char *file_read_all(Diag *d, const char *path, size_t *len);     /* no limit */
 
 /* Writes n bytes to path (created or truncated). On failure reports
  * `path: error: cannot write: <reason>` and returns -1. */
