@@ -5,7 +5,11 @@
  * start files and PIE defaults. Inputs are kiln's object, the assembly stub that embeds the
  * blobs, and the runtime archive built for the target (libkiln_rt-<arch>.a); the program
  * then needs libc, libm and pthreads only. A missing driver or archive is a user error
- * that says what to install. */
+ * that says what to install.
+ *
+ * A kiln built with sanitizers (KILN_RUNTIME_SANITIZE, the test command's ASan+UBSan build)
+ * links host executables, but --static ones, with the instrumented runtime
+ * libkiln_rt-<arch>-sanitize.a and -fsanitize, so its tests run the runtime under them. */
 #include "backend/codegen_impl.h"
 
 #include <errno.h>
@@ -104,6 +108,14 @@ int link_executable(const char *triple, const char *out, const char *const *inpu
     argv[n++] = "-o";
     argv[n++] = out;
     for (int i = 0; i < n_inputs && n < 56; i++) argv[n++] = inputs[i];
+#ifdef KILN_RUNTIME_SANITIZE
+    char sanitized[4200];
+    snprintf(sanitized, sizeof sanitized, "%s/libkiln_rt-%s-sanitize.a", runtime_dir, arch);
+    if (is_host && !is_static && stat(sanitized, &st) == 0) {
+        argv[n++] = "-fsanitize=" KILN_RUNTIME_SANITIZE;
+        strcpy(archive, sanitized);
+    }
+#endif
     argv[n++] = archive;
     argv[n++] = "-lm";
     argv[n++] = "-lpthread";
