@@ -97,7 +97,7 @@ LLVMValueRef kl_hmax(K *k, LLVMValueRef v);
 
 /* ---- control flow ---------------------------------------------------------------------- */
 
-enum { KL_MAX_CARRY = 16 };
+enum { KL_MAX_CARRY = 32 };     /* a register tile of the matmul: up to 8 x 4 vectors */
 
 /* for (i = lo; i + step <= hi; i += step) with values carried around the loop in phis.
  * After kl_for the builder is in the body and v[] are the values of this iteration; after
