@@ -189,7 +189,7 @@ for r in $(seq "$REPEATS"); do
             out=$(env -u OPENBLAS_CORETYPE "$TORCH_PY" bench/torch_gpt2.py "$M" "$t" "128,${PN512:-512}" 128 2>>"$B/torch.log") ||
                 die "bench/torch_gpt2.py (its log: $B/torch.log)"
             echo "$out" >>"$B/torch.log"
-            read -r tpf tpf5 tdc < <(awk '{ print $7, $11, $15 }' <<<"$out")
+            read -r tpf tpf5 tdc < <(awk '{ print $8, $12, $16 }' <<<"$out")
             TORCH_VERSION=$(awk '{ print $2 }' <<<"$out")
             TPFS[$t]="${TPFS[$t]:-} $tpf"; TPF5S[$t]="${TPF5S[$t]:-} $tpf5"; TDCS[$t]="${TDCS[$t]:-} $tdc"
             line="$line; PyTorch t=$t prefill $tpf, pp${PN512:-512} $tpf5, decode $tdc tok/s"
