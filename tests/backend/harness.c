@@ -75,6 +75,40 @@ Dim SUM(T *t, const char *a, const char *b)
     return d;
 }
 
+Shape t_shape(T *t, const char *spec)
+{
+    Shape sh;
+    memset(&sh, 0, sizeof sh);
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        while (*tok == ' ') tok++;
+        Dim d = dim_const(0);
+        for (char *term = tok; term && *term;) {
+            char *plus = strchr(term, '+');
+            if (plus) *plus = 0;
+            if (*term >= '0' && *term <= '9') d.k += atoll(term);
+            else KILN_ASSERT(dim_add(d, S(t, term), &d));
+            term = plus ? plus + 1 : NULL;
+        }
+        sh.d[sh.rank++] = d;
+    }
+    return sh;
+}
+
+void t_runs(T *t, const char *spec)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
+    char *save = NULL;
+    int any = 0;
+    for (char *r = strtok_r(buf, ";", &save); r; r = strtok_r(NULL, ";", &save)) {
+        t_run(t, r);
+        any = 1;
+    }
+    if (!any) t_run(t, "");
+}
+
 Shape shp(int rank, ...)
 {
     Shape s;

@@ -86,6 +86,10 @@ void set_dims(T *t, Node *n, AttrKind k, Shape s);
 /* Adds a run with the given symbol values, "seq=7 past=5"; symbols not named keep their
  * value (past advances after a run that appends) or, never bound, are 1. */
 void t_run(T *t, const char *binds);
+/* The shape "b,s,17" or "b, 4, past+s, 16": constants and symbols joined by '+'. */
+Shape t_shape(T *t, const char *spec);
+/* The runs "b=2 s=7; b=1 s=1" (t_run each; none given: one run with every symbol at 1). */
+void t_runs(T *t, const char *spec);
 
 /* Runs the case (interpreter, then every variant); prints one PASS/FAIL line. Returns the
  * number of failures (0 or 1). */

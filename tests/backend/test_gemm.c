@@ -28,41 +28,6 @@ static void begin(T *t)
     t_sym(t, "kk", 9000);
 }
 
-/* "b,s,17", "b,4,past+s,16" */
-static Shape P(T *t, const char *spec)
-{
-    Shape sh;
-    memset(&sh, 0, sizeof sh);
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        Dim d = dim_const(0);
-        for (char *term = tok; term && *term;) {
-            char *plus = strchr(term, '+');
-            if (plus) *plus = 0;
-            if (*term >= '0' && *term <= '9') d.k += atoll(term);
-            else KILN_ASSERT(dim_add(d, S(t, term), &d));
-            term = plus ? plus + 1 : NULL;
-        }
-        sh.d[sh.rank++] = d;
-    }
-    return sh;
-}
-
-/* runs "b=2 s=7; b=1 s=1" */
-static void runs(T *t, const char *spec)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
-    char *save = NULL;
-    int any = 0;
-    for (char *r = strtok_r(buf, ";", &save); r; r = strtok_r(NULL, ";", &save)) {
-        t_run(t, r);
-        any = 1;
-    }
-    if (!any) t_run(t, "");
-}
-
 static void check(T *t, unsigned abs_mask)
 {
     t->metric = M_MAG;
@@ -79,11 +44,11 @@ static void matmul(const char *sa, const char *sb, int tb, const char *r)
     T t;
     t_init(&t, "matmul tb=%d [%s] [%s] {%s}", tb, sa, sb, r ? r : "");
     begin(&t);
-    Node *a = t_in(&t, "a", P(&t, sa), F_UNI, -1, 1), *b = t_in(&t, "b", P(&t, sb), F_UNI, -1, 1);
+    Node *a = t_in(&t, "a", t_shape(&t, sa), F_UNI, -1, 1), *b = t_in(&t, "b", t_shape(&t, sb), F_UNI, -1, 1);
     Node *y = t_node(&t, OP_MATMUL, a, b, NULL, NULL);
     if (tb) set_i(&t, y, A_tb, 1);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     check(&t, 3);
 }
 
@@ -97,8 +62,8 @@ static void linear(int gated, int tb, int kk, int nn, int bias, const char *act,
     char sx[64], sy[64];
     snprintf(sx, sizeof sx, "s,%d", kk);
     snprintf(sy, sizeof sy, "s,%d", nn);
-    Node *x = t_in(&t, "x", P(&t, sx), F_UNI, -1, 1);
-    Node *rn = res ? t_in(&t, "res", P(&t, sy), F_UNI, -1, 1) : NULL;
+    Node *x = t_in(&t, "x", t_shape(&t, sx), F_UNI, -1, 1);
+    Node *rn = res ? t_in(&t, "res", t_shape(&t, sy), F_UNI, -1, 1) : NULL;
     Shape ws = tb ? shp(2, C(nn), C(kk)) : shp(2, C(kk), C(nn));
     Node *w = t_weight(&t, "w", DT_F32, ws);
     Node *wu = gated ? t_weight(&t, "w_up", DT_F32, ws) : NULL;
@@ -111,7 +76,7 @@ static void linear(int gated, int tb, int kk, int nn, int bias, const char *act,
     if (bias) set_i(&t, y, A_bias, 1);
     if (res) set_i(&t, y, A_residual, 1);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     check(&t, 3);
 }
 

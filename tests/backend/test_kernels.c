@@ -40,42 +40,6 @@ static void begin(T *t)
     t_sym(t, "past", 24);
 }
 
-/* "b,s,17", "b,4,past+s,16" */
-static Shape P(T *t, const char *spec)
-{
-    Shape sh;
-    memset(&sh, 0, sizeof sh);
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        while (*tok == ' ') tok++;
-        Dim d = dim_const(0);
-        for (char *term = tok; term && *term;) {
-            char *plus = strchr(term, '+');
-            if (plus) *plus = 0;
-            if (*term >= '0' && *term <= '9') d.k += atoll(term);
-            else KILN_ASSERT(dim_add(d, S(t, term), &d));
-            term = plus ? plus + 1 : NULL;
-        }
-        sh.d[sh.rank++] = d;
-    }
-    return sh;
-}
-
-/* runs "b=2 s=7; b=1 s=1" */
-static void runs(T *t, const char *spec)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
-    char *save = NULL;
-    int any = 0;
-    for (char *r = strtok_r(buf, ";", &save); r; r = strtok_r(NULL, ";", &save)) {
-        t_run(t, r);
-        any = 1;
-    }
-    if (!any) t_run(t, "");
-}
-
 static void finish(T *t, Metric m, double tol, unsigned abs_mask)
 {
     t->metric = m;
@@ -95,9 +59,9 @@ static void binary(OpKind op, const char *sa, const char *sb, const char *r)
     T t;
     t_init(&t, "%s [%s] [%s] {%s}", op_name(op), sa, sb, r ? r : "");
     begin(&t);
-    Node *a = t_in(&t, "a", P(&t, sa), F_UNI, -2, 2), *b = t_in(&t, "b", P(&t, sb), F_UNI, -2, 2);
+    Node *a = t_in(&t, "a", t_shape(&t, sa), F_UNI, -2, 2), *b = t_in(&t, "b", t_shape(&t, sb), F_UNI, -2, 2);
     t_done(&t, t_node(&t, op, a, b, NULL, NULL));
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);          /* one IEEE operation, as the interpreter's */
 }
 
@@ -125,12 +89,12 @@ static void unary(OpKind op, const char *approx, double value, const char *shape
     T t;
     t_init(&t, "%s%s%s [%s] {%s}", op_name(op), approx ? " approx=" : "", approx ? approx : "", shape, r ? r : "");
     begin(&t);
-    Node *x = t_in(&t, "x", P(&t, shape), F_UNI, -range, range);
+    Node *x = t_in(&t, "x", t_shape(&t, shape), F_UNI, -range, range);
     Node *y = unary_node(&t, op, x);
     if (approx) set_s(&t, y, A_approx, approx);
     if (op == OP_SCALE) set_f(&t, y, A_value, value);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_REL, tol, 0);
 }
 
@@ -158,11 +122,11 @@ static void matmul(const char *sa, const char *sb, int tb, const char *r)
     T t;
     t_init(&t, "matmul tb=%d [%s] [%s] {%s}", tb, sa, sb, r ? r : "");
     begin(&t);
-    Node *a = t_in(&t, "a", P(&t, sa), F_UNI, -1, 1), *b = t_in(&t, "b", P(&t, sb), F_UNI, -1, 1);
+    Node *a = t_in(&t, "a", t_shape(&t, sa), F_UNI, -1, 1), *b = t_in(&t, "b", t_shape(&t, sb), F_UNI, -1, 1);
     Node *y = t_node(&t, OP_MATMUL, a, b, NULL, NULL);
     if (tb) set_i(&t, y, A_tb, 1);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_MAG, 1e-5, 3);
 }
 
@@ -172,13 +136,13 @@ static void matmul_weight(DType dt, int tb, int k, int n)
     T t;
     t_init(&t, "matmul tb=%d [s,%d] weight %s [%d,%d]", tb, k, dtype_name(dt), tb ? n : k, tb ? k : n);
     begin(&t);
-    Node *a = t_in(&t, "a", P(&t, "s,0"), F_UNI, -1, 1);
+    Node *a = t_in(&t, "a", t_shape(&t, "s,0"), F_UNI, -1, 1);
     a->shape.d[1] = C(k);
     Node *w = t_weight(&t, "w", dt, shp(2, C(tb ? n : k), C(tb ? k : n)));
     Node *y = t_node(&t, OP_MATMUL, a, w, NULL, NULL);
     if (tb) set_i(&t, y, A_tb, 1);
     t_done(&t, y);
-    runs(&t, "s=7; s=1");
+    t_runs(&t, "s=7; s=1");
     t.metric = M_MAG;
     t.tol = 1e-5;
     t.abs_mask = 1;
@@ -229,8 +193,8 @@ static void linear(int gated, int tb, const char *xs, int kk, int nn, int bias, 
     char sx[64], sy[64];
     snprintf(sx, sizeof sx, "%s,%d", xs, kk);
     snprintf(sy, sizeof sy, "%s,%d", xs, nn);
-    Node *x = t_in(&t, "x", P(&t, sx), F_UNI, -1, 1);
-    Node *rn = res ? t_in(&t, "res", P(&t, sy), F_UNI, -1, 1) : NULL;
+    Node *x = t_in(&t, "x", t_shape(&t, sx), F_UNI, -1, 1);
+    Node *rn = res ? t_in(&t, "res", t_shape(&t, sy), F_UNI, -1, 1) : NULL;
     Shape ws = tb ? shp(2, C(nn), C(kk)) : shp(2, C(kk), C(nn));
     Node *w = t_weight(&t, "w", DT_F32, ws);
     Node *wu = gated ? t_weight(&t, "w_up", DT_F32, ws) : NULL;
@@ -243,7 +207,7 @@ static void linear(int gated, int tb, const char *xs, int kk, int nn, int bias, 
     if (bias) set_i(&t, y, A_bias, 1);
     if (res) set_i(&t, y, A_residual, 1);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     t.metric = M_MAG;
     t.tol = 1e-5;
     t.abs_mask = 3;         /* x, residual */
@@ -277,9 +241,9 @@ static void softmax(const char *shape, Fill f, double range, const char *r)
     T t;
     t_init(&t, "softmax [%s]%s {%s}", shape, f == F_SPECIAL ? " with -inf rows" : "", r ? r : "");
     begin(&t);
-    Node *x = t_in(&t, "x", P(&t, shape), f, -range, range);
+    Node *x = t_in(&t, "x", t_shape(&t, shape), f, -range, range);
     t_done(&t, unary_node(&t, OP_SOFTMAX, x));
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_ROW, 1e-5, 0);
 }
 
@@ -311,16 +275,16 @@ static void norm(OpKind op, const char *shape, int d, DType wdt, const char *r)
     int ln = op == OP_LAYERNORM || op == OP_ADD_LAYERNORM;
     Node *in[4] = { NULL, NULL, NULL, NULL };
     int k = 0;
-    in[k++] = t_in(&t, "x", P(&t, full), F_UNI, 1, 4);
-    if (fused) in[k++] = t_in(&t, "res", P(&t, full), F_UNI, -1, 1);
+    in[k++] = t_in(&t, "x", t_shape(&t, full), F_UNI, 1, 4);
+    if (fused) in[k++] = t_in(&t, "res", t_shape(&t, full), F_UNI, -1, 1);
     char ds[16];
     snprintf(ds, sizeof ds, "%d", d);
-    in[k++] = wdt == DT_F32 ? t_in(&t, "w", P(&t, ds), F_UNI, 0.5, 1.5) : t_weight(&t, "w", wdt, shp(1, C(d)));
-    if (ln) in[k++] = t_in(&t, "bias", P(&t, ds), F_UNI, -0.5, 0.5);
+    in[k++] = wdt == DT_F32 ? t_in(&t, "w", t_shape(&t, ds), F_UNI, 0.5, 1.5) : t_weight(&t, "w", wdt, shp(1, C(d)));
+    if (ln) in[k++] = t_in(&t, "bias", t_shape(&t, ds), F_UNI, -0.5, 0.5);
     Node *y = t_node(&t, op, in[0], in[1], in[2], in[3]);
     set_f(&t, y, A_eps, 1e-5);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     t.exact_first_half = fused;     /* y (2, .., d): the sum exactly as ADD, then the norm */
     finish(&t, M_ROW, 1e-5, 0);
 }
@@ -345,11 +309,11 @@ static void transpose(const char *shape, int rank, const int64_t *perm, DType dt
     t_init(&t, "transpose [%s] perm=[%lld,%lld,..] %s {%s}", shape, (long long)perm[0], (long long)perm[1],
            dtype_name(dt), r ? r : "");
     begin(&t);
-    Node *x = t_in(&t, "x", P(&t, shape), dt == DT_I32 ? F_INT : F_UNI, -100, 100);
+    Node *x = t_in(&t, "x", t_shape(&t, shape), dt == DT_I32 ? F_INT : F_UNI, -100, 100);
     Node *y = unary_node(&t, OP_TRANSPOSE, x);
     set_ints(&t, y, A_perm, rank, perm);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -358,12 +322,12 @@ static void slice(const char *shape, int axis, int start, int len, const char *r
     T t;
     t_init(&t, "slice [%s] axis=%d start=%d len=%d {%s}", shape, axis, start, len, r ? r : "");
     begin(&t);
-    Node *y = unary_node(&t, OP_SLICE, t_in(&t, "x", P(&t, shape), F_UNI, -1, 1));
+    Node *y = unary_node(&t, OP_SLICE, t_in(&t, "x", t_shape(&t, shape), F_UNI, -1, 1));
     set_i(&t, y, A_axis, axis);
     set_dim(&t, y, A_start, C(start));
     set_i(&t, y, A_len, len);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -372,11 +336,11 @@ static void repeat(const char *shape, int axis, int times, const char *r)
     T t;
     t_init(&t, "repeat [%s] axis=%d times=%d {%s}", shape, axis, times, r ? r : "");
     begin(&t);
-    Node *y = unary_node(&t, OP_REPEAT, t_in(&t, "x", P(&t, shape), F_UNI, -1, 1));
+    Node *y = unary_node(&t, OP_REPEAT, t_in(&t, "x", t_shape(&t, shape), F_UNI, -1, 1));
     set_i(&t, y, A_axis, axis);
     set_i(&t, y, A_times, times);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -385,11 +349,11 @@ static void take(const char *shape, DType dt, int axis, int index, const char *r
     T t;
     t_init(&t, "take [%s] %s axis=%d index=%d {%s}", shape, dtype_name(dt), axis, index, r ? r : "");
     begin(&t);
-    Node *y = unary_node(&t, OP_TAKE, t_in(&t, "x", P(&t, shape), dt == DT_I32 ? F_INT : F_UNI, -100, 100));
+    Node *y = unary_node(&t, OP_TAKE, t_in(&t, "x", t_shape(&t, shape), dt == DT_I32 ? F_INT : F_UNI, -100, 100));
     set_i(&t, y, A_axis, axis);
     set_i(&t, y, A_index, index);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -399,9 +363,9 @@ static void gather(int rows, int d, const char *ids, const char *r)
     t_init(&t, "gather table [%d,%d] ids [%s] {%s}", rows, d, ids, r ? r : "");
     begin(&t);
     Node *table = t_weight(&t, "table", DT_F32, shp(2, C(rows), C(d)));
-    Node *id = t_in(&t, "ids", P(&t, ids), F_INT, 0, rows);
+    Node *id = t_in(&t, "ids", t_shape(&t, ids), F_INT, 0, rows);
     t_done(&t, t_node(&t, OP_GATHER, table, id, NULL, NULL));
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -411,10 +375,10 @@ static void test_layout(void)
         T t;
         t_init(&t, "reshape [s,12] -> [s,3,4] (copy kernel)");
         begin(&t);
-        Node *y = unary_node(&t, OP_RESHAPE, t_in(&t, "x", P(&t, "s,12"), F_UNI, -1, 1));
-        set_dims(&t, y, A_shape, P(&t, "s,3,4"));
+        Node *y = unary_node(&t, OP_RESHAPE, t_in(&t, "x", t_shape(&t, "s,12"), F_UNI, -1, 1));
+        set_dims(&t, y, A_shape, t_shape(&t, "s,3,4"));
         t_done(&t, y);
-        runs(&t, "s=7; s=1");
+        t_runs(&t, "s=7; s=1");
         finish(&t, M_EXACT, 0, 0);
     }
     static const int64_t p0213[] = { 0, 2, 1, 3 }, p10[] = { 1, 0 }, p3102[] = { 3, 1, 0, 2 }, p021[] = { 0, 2, 1 };
@@ -453,10 +417,10 @@ static void positions(int at_past, const char *r)
     T t;
     t_init(&t, "positions start=%s {%s}", at_past ? "past" : "3", r);
     begin(&t);
-    Node *y = unary_node(&t, OP_POSITIONS, t_in(&t, "ids", P(&t, "b,s"), F_INT, 0, 100));
+    Node *y = unary_node(&t, OP_POSITIONS, t_in(&t, "ids", t_shape(&t, "b,s"), F_INT, 0, 100));
     set_dim(&t, y, A_start, at_past ? S(&t, "past") : C(3));
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -465,12 +429,12 @@ static void sinusoid(int dim, const char *pairing, double theta, const char *r)
     T t;
     t_init(&t, "sinusoid dim=%d %s theta=%g {%s}", dim, pairing, theta, r);
     begin(&t);
-    Node *y = unary_node(&t, OP_SINUSOID, t_in(&t, "pos", P(&t, "b,s"), F_INT, 0, 1000));
+    Node *y = unary_node(&t, OP_SINUSOID, t_in(&t, "pos", t_shape(&t, "b,s"), F_INT, 0, 1000));
     set_i(&t, y, A_dim, dim);
     set_f(&t, y, A_theta, theta);
     set_s(&t, y, A_pairing, pairing);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_ROW, 1e-6, 0);
 }
 
@@ -479,14 +443,14 @@ static void rope(const char *xs, const char *ps, int rot, const char *pairing, F
     T t;
     t_init(&t, "rope [%s] pos [%s]%s rot=%d %s {%s}", xs, ps, pf == F_IOTA ? " iota+5" : "", rot, pairing, r);
     begin(&t);
-    Node *x = t_in(&t, "x", P(&t, xs), F_UNI, -1, 1);
-    Node *p = t_in(&t, "pos", P(&t, ps), pf, pf == F_IOTA ? 5 : 0, 500);
+    Node *x = t_in(&t, "x", t_shape(&t, xs), F_UNI, -1, 1);
+    Node *p = t_in(&t, "pos", t_shape(&t, ps), pf, pf == F_IOTA ? 5 : 0, 500);
     Node *y = t_node(&t, OP_ROPE, x, p, NULL, NULL);
     if (rot) set_i(&t, y, A_rot, rot);
     set_f(&t, y, A_theta, 10000);
     set_s(&t, y, A_pairing, pairing);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_ROW, 2e-6, 0);
 }
 
@@ -516,13 +480,13 @@ static void mask(int causal, int window, const char *valid, Fill vf, const char 
     T t;
     t_init(&t, "mask causal=%d window=%d valid=[%s] {%s}", causal, window, valid ? valid : "", r);
     begin(&t);
-    Node *x = t_in(&t, "scores", P(&t, "b,2,s,past+s"), F_UNI, -3, 3);
-    Node *v = valid ? t_in(&t, "valid", P(&t, valid), vf, 0.7, 1) : NULL;
+    Node *x = t_in(&t, "scores", t_shape(&t, "b,2,s,past+s"), F_UNI, -3, 3);
+    Node *v = valid ? t_in(&t, "valid", t_shape(&t, valid), vf, 0.7, 1) : NULL;
     Node *y = t_node(&t, OP_MASK, x, v, NULL, NULL);
     if (causal) set_i(&t, y, A_causal, 1);
     if (window) set_i(&t, y, A_window, window);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -550,16 +514,16 @@ static void attention_case(const AttCase *c, const char *r)
     snprintf(qs, sizeof qs, "b,%d,s,%d", c->H, c->D);
     snprintf(ks, sizeof ks, "b,%d,%s,%d", c->KH, keys, c->D);
     snprintf(vs, sizeof vs, "b,%d,%s,%d", c->KH, keys, c->DV);
-    Node *q = t_in(&t, "q", P(&t, qs), F_UNI, -2, 2);
-    Node *k = t_in(&t, "k", P(&t, ks), F_UNI, -2, 2);
-    Node *v = t_in(&t, "v", P(&t, vs), F_UNI, -1, 1);
-    Node *m = c->valid ? t_in(&t, "valid", P(&t, c->valid), F_VALID, c->vp, c->vhi) : NULL;
+    Node *q = t_in(&t, "q", t_shape(&t, qs), F_UNI, -2, 2);
+    Node *k = t_in(&t, "k", t_shape(&t, ks), F_UNI, -2, 2);
+    Node *v = t_in(&t, "v", t_shape(&t, vs), F_UNI, -1, 1);
+    Node *m = c->valid ? t_in(&t, "valid", t_shape(&t, c->valid), F_VALID, c->vp, c->vhi) : NULL;
     Node *y = t_node(&t, OP_ATTENTION, q, k, v, m);
     set_f(&t, y, A_scale, 1 / sqrt((double)c->D));
     if (c->causal) set_i(&t, y, A_causal, 1);
     if (c->window) set_i(&t, y, A_window, c->window);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_MAG, 1e-5, 4);         /* relative to sum_j p_j |v_j| */
 }
 
@@ -635,15 +599,15 @@ static void cache(const char *xs, const char *ss, int axis, int at_past, const c
     T t;
     t_init(&t, "cache x [%s] state [%s] axis=%d at=%s {%s}", xs, ss, axis, at_past ? "past" : "0", r);
     begin(&t);
-    Shape st = P(&t, ss);
+    Shape st = t_shape(&t, ss);
     int si = ir_module_add_state(t.m, "k", DT_F32, &st, 0, loc_make(0, 0, 0));
-    Node *y = unary_node(&t, OP_CACHE, t_in(&t, "x", P(&t, xs), F_UNI, -1, 1));
+    Node *y = unary_node(&t, OP_CACHE, t_in(&t, "x", t_shape(&t, xs), F_UNI, -1, 1));
     y->ref = si;
     set_s(&t, y, A_state, "k");
     set_i(&t, y, A_axis, axis);
     set_dim(&t, y, A_at, at_past ? S(&t, "past") : C(0));
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     finish(&t, M_EXACT, 0, 0);
 }
 
@@ -652,13 +616,13 @@ static void pool(const char *xs, int axis, const char *mode, const char *valid, 
     T t;
     t_init(&t, "pool [%s] axis=%d %s valid=[%s] {%s}", xs, axis, mode, valid ? valid : "", r ? r : "");
     begin(&t);
-    Node *x = t_in(&t, "x", P(&t, xs), F_UNI, -2, 2);
-    Node *v = valid ? t_in(&t, "valid", P(&t, valid), F_VALID, 0.6, 1) : NULL;
+    Node *x = t_in(&t, "x", t_shape(&t, xs), F_UNI, -2, 2);
+    Node *v = valid ? t_in(&t, "valid", t_shape(&t, valid), F_VALID, 0.6, 1) : NULL;
     Node *y = t_node(&t, OP_POOL, x, v, NULL, NULL);
     set_i(&t, y, A_axis, axis);
     set_s(&t, y, A_mode, mode);
     t_done(&t, y);
-    runs(&t, r);
+    t_runs(&t, r);
     if (strcmp(mode, "max") == 0) finish(&t, M_EXACT, 0, 0);
     else finish(&t, M_MAG, 1e-5, 1);
 }
@@ -688,9 +652,9 @@ static void test_state_read(void)
     T t;
     t_init(&t, "state_read after cache {b=2 s=3; b=2 s=2}");
     begin(&t);
-    Shape st = P(&t, "b,2,12,5");
+    Shape st = t_shape(&t, "b,2,12,5");
     int si = ir_module_add_state(t.m, "k", DT_F32, &st, 0, loc_make(0, 0, 0));
-    Node *c = unary_node(&t, OP_CACHE, t_in(&t, "x", P(&t, "b,2,s,5"), F_UNI, -1, 1));
+    Node *c = unary_node(&t, OP_CACHE, t_in(&t, "x", t_shape(&t, "b,2,s,5"), F_UNI, -1, 1));
     c->ref = si;
     set_s(&t, c, A_state, "k");
     set_i(&t, c, A_axis, 2);
@@ -702,7 +666,7 @@ static void test_state_read(void)
     rd->ref = si;
     set_s(&t, rd, A_state, "k");
     set_i(&t, rd, A_axis, 2);
-    rd->shape = P(&t, "b,2,past,5");
+    rd->shape = t_shape(&t, "b,2,past,5");
     t_done(&t, rd);
     ir_graph_add_output(rg, "r", rd, loc_make(0, 0, 0));
     Graph *fg = t.m->graphs[0];
@@ -775,7 +739,7 @@ static void test_dedupe(void)
     T t;
     t_init(&t, "dedupe and naming");
     begin(&t);
-    Node *x = t_in(&t, "x", P(&t, "s,16"), F_UNI, -1, 1);
+    Node *x = t_in(&t, "x", t_shape(&t, "s,16"), F_UNI, -1, 1);
     Node *w0 = t_weight(&t, "w0", DT_F32, shp(2, C(16), C(16)));
     Node *w1 = t_weight(&t, "w1", DT_F32, shp(2, C(16), C(16)));
     Node *w2 = t_weight(&t, "w2", DT_F16, shp(2, C(16), C(16)));
@@ -786,7 +750,7 @@ static void test_dedupe(void)
     t_done(&t, m2);
     Node *m3 = t_done(&t, t_node(&t, OP_MATMUL, m2, w2, NULL, NULL));
     Node *r = t_node(&t, OP_RESHAPE, m3, NULL, NULL, NULL);
-    set_dims(&t, r, A_shape, P(&t, "s,4,4"));
+    set_dims(&t, r, A_shape, t_shape(&t, "s,4,4"));
     t_done(&t, r);
     Cg cg;
     memset(&cg, 0, sizeof cg);
