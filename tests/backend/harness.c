@@ -109,6 +109,58 @@ void t_runs(T *t, const char *spec)
     if (!any) t_run(t, "");
 }
 
+static int mag_check(T *t)
+{
+    t->metric = M_MAG;
+    t->tol = 1e-5;
+    t->abs_mask = 3;        /* the two operands: a and b, or x and the residual */
+    t->abs_weights = 1;     /* sum |x| * |w| + |b| */
+    int fails = t_check(t);
+    t_free(t);
+    return fails;
+}
+
+int t_matmul_case(void (*begin)(T *), const char *sa, const char *sb, int tb, const char *r)
+{
+    T t;
+    t_init(&t, "matmul tb=%d [%s] [%s] {%s}", tb, sa, sb, r ? r : "");
+    begin(&t);
+    Node *a = t_in(&t, "a", t_shape(&t, sa), F_UNI, -1, 1), *b = t_in(&t, "b", t_shape(&t, sb), F_UNI, -1, 1);
+    Node *y = t_node(&t, OP_MATMUL, a, b, NULL, NULL);
+    if (tb) set_i(&t, y, A_tb, 1);
+    t_done(&t, y);
+    t_runs(&t, r);
+    return mag_check(&t);
+}
+
+int t_linear_case(void (*begin)(T *), int gated, int tb, const char *xs, int kk, int nn, int bias, const char *act,
+                  int res, const char *r)
+{
+    T t;
+    t_init(&t, "%s tb=%d [%s,%d] n=%d%s%s%s%s {%s}", gated ? "gated_linear" : "linear", tb, xs, kk, nn,
+           bias ? " bias" : "", act ? " act=" : "", act ? act : "", res ? " residual" : "", r ? r : "");
+    begin(&t);
+    char sx[64], sy[64];
+    snprintf(sx, sizeof sx, "%s,%d", xs, kk);
+    snprintf(sy, sizeof sy, "%s,%d", xs, nn);
+    Node *x = t_in(&t, "x", t_shape(&t, sx), F_UNI, -1, 1);
+    Node *rn = res ? t_in(&t, "res", t_shape(&t, sy), F_UNI, -1, 1) : NULL;
+    Shape ws = tb ? shp(2, C(nn), C(kk)) : shp(2, C(kk), C(nn));
+    Node *w = t_weight(&t, "w", DT_F32, ws);
+    Node *wu = gated ? t_weight(&t, "w_up", DT_F32, ws) : NULL;
+    Node *b = bias ? t_weight(&t, "b", DT_F32, shp(1, C(nn))) : NULL;
+    Node *y = t_node(&t, gated ? OP_GATED_LINEAR : OP_LINEAR, x, w, wu, NULL);
+    if (b) ir_node_add_input(y, b);
+    if (rn) ir_node_add_input(y, rn);
+    if (tb) set_i(&t, y, A_tb, 1);
+    if (act) set_s(&t, y, A_act, act);
+    if (bias) set_i(&t, y, A_bias, 1);
+    if (res) set_i(&t, y, A_residual, 1);
+    t_done(&t, y);
+    t_runs(&t, r);
+    return mag_check(&t);
+}
+
 Shape shp(int rank, ...)
 {
     Shape s;

@@ -95,6 +95,15 @@ void t_runs(T *t, const char *spec);
  * number of failures (0 or 1). */
 int t_check(T *t);
 
+/* Whole cases shared by the kernel tests, built, checked and freed; begin declares the
+ * symbols; r the runs (t_runs). Both compare with M_MAG, 1e-5 of the same product on |x| (and
+ * |weights|). MATMUL: a [sa] times b [sb] (tb: b given transposed). LINEAR (GATED_LINEAR when
+ * gated): x [xs, kk] times weights [kk, nn] ([nn, kk] with tb), then a bias, the activation
+ * act (or none) and a residual input as asked. Return t_check's. */
+int t_matmul_case(void (*begin)(T *), const char *sa, const char *sb, int tb, const char *r);
+int t_linear_case(void (*begin)(T *), int gated, int tb, const char *xs, int kk, int nn, int bias, const char *act,
+                  int res, const char *r);
+
 /* ---- variants and JIT ---------------------------------------------------------------- */
 
 typedef struct Variant {
