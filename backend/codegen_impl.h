@@ -54,7 +54,7 @@ int cg_write_ir(Cg *cg, const char *path, Diag *d);
 
 /* link.c: runs the target's C compiler driver to link objects and the runtime archive;
  * scratch is a private folder it may write into. */
-int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs, int is_static,
+int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs, int is_static, int native,
                     const char *runtime_dir, const char *scratch, int verbose, Diag *d);
 
 #endif

@@ -171,7 +171,9 @@ int backend_compile(Module *m, const BackendOptions *o, Diag *d)
                     (int)strcspn(cg.triple, "-"), cg.triple, why);
         const char *inputs[2] = { obj, stub };
         if (o->progress) o->progress(o->progress_ctx, "link", 0, 1);
-        if (link_executable(cg.triple, o->out, inputs, 2, o->is_static, runtime_dir, tmp, o->verbose, d)) goto out;
+        int native = !o->cpu || !strcmp(o->cpu, "native");      /* for this machine's own CPU */
+        if (link_executable(cg.triple, o->out, inputs, 2, o->is_static, native, runtime_dir, tmp, o->verbose, d))
+            goto out;
         phase(o, "link", &t);
     }
     rc = 0;

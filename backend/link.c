@@ -8,8 +8,10 @@
  * that says what to install.
  *
  * A kiln built with sanitizers (KILN_RUNTIME_SANITIZE, the test command's ASan+UBSan build)
- * links host executables, but --static ones, with the instrumented runtime
- * libkiln_rt-<arch>-sanitize.a and -fsanitize, so its tests run the runtime under them. */
+ * links executables for this machine's own CPU (native), but --static ones, with the
+ * instrumented runtime libkiln_rt-<arch>-sanitize.a and -fsanitize, so its tests run the
+ * runtime under them; executables for other CPUs go to other machines or to qemu, where the
+ * sanitizers' shadow memory does not work. */
 #include "backend/codegen_impl.h"
 
 #include <errno.h>
@@ -77,7 +79,7 @@ static int use_lld(const char *scratch, char *bdir, size_t cap)
     return 0;
 }
 
-int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs, int is_static,
+int link_executable(const char *triple, const char *out, const char *const *inputs, int n_inputs, int is_static, int native,
                     const char *runtime_dir, const char *scratch, int verbose, Diag *d)
 {
     const char *driver, *arch;
@@ -108,10 +110,11 @@ int link_executable(const char *triple, const char *out, const char *const *inpu
     argv[n++] = "-o";
     argv[n++] = out;
     for (int i = 0; i < n_inputs && n < 56; i++) argv[n++] = inputs[i];
+    (void)native;
 #ifdef KILN_RUNTIME_SANITIZE
     char sanitized[4200];
     snprintf(sanitized, sizeof sanitized, "%s/libkiln_rt-%s-sanitize.a", runtime_dir, arch);
-    if (is_host && !is_static && stat(sanitized, &st) == 0) {
+    if (is_host && native && !is_static && stat(sanitized, &st) == 0) {
         argv[n++] = "-fsanitize=" KILN_RUNTIME_SANITIZE;
         strcpy(archive, sanitized);
     }
