@@ -66,7 +66,9 @@ if failures:
 TINY, BERT, S2S = exes['tiny'], exes['bert'], exes['s2s']
 CTX = 128                   # models/tiny's context
 PROMPT = 'In the beginning'
-SLOW = dict(os.environ, LD_PRELOAD=slow, KILN_SLOW_STDOUT_MS='40')
+# in a sanitizer build the executables link ASan, which must otherwise be the first library
+SLOW = dict(os.environ, LD_PRELOAD=slow, KILN_SLOW_STDOUT_MS='40',
+            ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0')
 
 
 def write(name, data):
